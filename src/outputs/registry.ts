@@ -1,0 +1,31 @@
+import type { OutputConfig } from "../config/index.js";
+import type { Output, OutputContext } from "../core/types.js";
+import { RotatingFileOutput } from "./file/rotating-file-output.js";
+
+/**
+ * One line per output type: the only place that constructs outputs. Keep it in step with
+ * IMPLEMENTED_OUTPUTS (config/outputs.ts), which makes the config loader refuse the others.
+ */
+const factories: Partial<{
+  [K in OutputConfig["type"]]: (
+    cfg: Extract<OutputConfig, { type: K }>["config"],
+    ctx: OutputContext,
+    id: string,
+  ) => Output;
+}> = {
+  file: (cfg, ctx, id) => new RotatingFileOutput(cfg, ctx, id),
+};
+
+export function outputId(o: OutputConfig): string {
+  return `${o.type}[${o.index}]`;
+}
+
+export function createOutput(o: OutputConfig, ctx: OutputContext): Output {
+  const factory = factories[o.type] as
+    | ((cfg: unknown, ctx: OutputContext, id: string) => Output)
+    | undefined;
+  if (!factory) {
+    throw new Error(`the ${o.type} output is not supported yet in this version`);
+  }
+  return factory(o.config, ctx, outputId(o));
+}

@@ -1,0 +1,123 @@
+import { GetQueueUrlCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { Logger } from "pino";
+import type { ExporterConfig } from "../config/index.js";
+import { deriveQueueName } from "../config/queue.js";
+import { Budget } from "../core/budget.js";
+import { FileDeadLetterSink } from "../core/dead-letter.js";
+import { describeError } from "../core/errors.js";
+import { Exporter } from "../core/exporter.js";
+import { FileProcessor, type Route } from "../core/file-processor.js";
+import { newInstanceId } from "../core/instance.js";
+import { MessageHandler } from "../core/message-handler.js";
+import { createInputClients } from "../input/aws-clients.js";
+import { S3ObjectSource } from "../input/s3-source.js";
+import { SqsPoller } from "../input/sqs-poller.js";
+import { createOutput } from "../outputs/registry.js";
+import { compileFilter } from "../transforms/filter.js";
+import type { Metrics } from "../telemetry/metrics.js";
+
+/** A start-up check failed: the daemon must not start. The message says what to do. */
+export class StartupError extends Error {
+  override readonly name = "StartupError";
+}
+
+export interface RunningParts {
+  readonly exporter: Exporter;
+  readonly poller: SqsPoller;
+  readonly queueUrl: string;
+  readonly instanceId: string;
+}
+
+/** Bytes of decoded records handed to outputs and not yet durable, across all files. */
+const BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+
+/**
+ * Builds the whole exporter from a validated config and runs the start-up checks (the queue is
+ * reachable, every output is healthy). Throws StartupError with an actionable message otherwise.
+ */
+export async function createExporter(
+  cfg: ExporterConfig,
+  deps: { logger: Logger; metrics: Metrics },
+): Promise<RunningParts> {
+  const { logger, metrics } = deps;
+  const instanceId = newInstanceId();
+  const input = cfg.input;
+  const { sqs, s3 } = createInputClients(input, input.max_concurrent_files);
+  const queueUrl = await resolveQueue(sqs, cfg);
+
+  const ctx = { instanceId, logger };
+  const routes: Route[] = cfg.outputs.map((o) => ({
+    output: createOutput(o, ctx),
+    filter: compileFilter(o.config.export_only_where),
+  }));
+  for (const { output } of routes) {
+    try {
+      await output.healthcheck(AbortSignal.timeout(30_000));
+    } catch (err) {
+      throw new StartupError(`output ${output.id} failed its start-up check: ${describeError(err)}`);
+    }
+  }
+  const deadLetter = new FileDeadLetterSink(cfg.dead_letter.directory, instanceId);
+
+  const files = new FileProcessor({
+    source: new S3ObjectSource(s3, metrics),
+    routes,
+    deadLetter,
+    metrics,
+    logger,
+    bytesInFlight: new Budget(BYTES_IN_FLIGHT),
+  });
+  const handler = new MessageHandler({
+    files,
+    fileSlots: new Budget(input.max_concurrent_files),
+    deadLetter,
+    metrics,
+    logger,
+    maxReceives: cfg.dead_letter.max_receives,
+    onMaxReceives: cfg.dead_letter.on_max_receives,
+    maxRetryDelaySeconds: Math.min(900, input.visibility_timeout_seconds),
+  });
+  const poller = new SqsPoller({
+    sqs,
+    queueUrl,
+    handler,
+    metrics,
+    logger,
+    maxInFlight: input.max_concurrent_files,
+    visibilityTimeoutSeconds: input.visibility_timeout_seconds,
+    waitTimeSeconds: input.wait_time_seconds,
+  });
+  const exporter = new Exporter({
+    receiver: poller,
+    outputs: routes.map((r) => r.output),
+    deadLetter,
+    logger,
+    graceMs: cfg.shutdown_grace_seconds * 1000,
+  });
+  logger.info({ queue_url: queueUrl, instance: instanceId }, "start-up checks passed");
+  return { exporter, poller, queueUrl, instanceId };
+}
+
+async function resolveQueue(sqs: SQSClient, cfg: ExporterConfig): Promise<string> {
+  const name = deriveQueueName(cfg);
+  try {
+    if (cfg.input.queue_url) {
+      await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: cfg.input.queue_url, AttributeNames: ["QueueArn"] }),
+      );
+      return cfg.input.queue_url;
+    }
+    const res = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+    if (!res.QueueUrl) throw new Error("GetQueueUrl returned no URL");
+    return res.QueueUrl;
+  } catch (err) {
+    const code = (err as { name?: string }).name ?? "";
+    const hint =
+      code.includes("NonExistentQueue") || code.includes("QueueDoesNotExist")
+        ? "check customer_identifier and input.stream_name (or set input.queue_url), and that Red Canary enabled this stream"
+        : code.includes("Credentials") || code.includes("AccessDenied") || code.includes("Signature") || code.includes("InvalidClientTokenId")
+          ? "check input.aws_access_key_id / aws_secret_access_key (or the AWS credentials of this host)"
+          : "check network access to SQS in input.aws_region";
+    throw new StartupError(`cannot reach SQS queue ${name} in ${cfg.input.aws_region}: ${code || "error"}: ${describeError(err)}; ${hint}`);
+  }
+}

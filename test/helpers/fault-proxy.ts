@@ -1,0 +1,127 @@
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * A small fault-injecting HTTP proxy, owned by the project, for tests against real local
+ * servers: requests go through to `upstream` unless a rule matches, in which case the rule's
+ * fault is served instead (an error status with an AWS-style XML or JSON body, a response cut
+ * after some bytes, or a delay). Rules fire `times` times (default: forever). It speaks plain
+ * HTTP on 127.0.0.1 only.
+ */
+export interface FaultRule {
+  readonly method?: string;
+  /** Tested against the request path and query. */
+  readonly path?: RegExp;
+  /** Tested against the request headers (e.g. `x-amz-target` for JSON protocols). */
+  readonly header?: { name: string; value: RegExp };
+  times?: number;
+  readonly fault:
+    | { kind: "status"; status: number; body?: string; contentType?: string }
+    | { kind: "cut"; afterBytes: number }
+    | { kind: "delay"; ms: number };
+}
+
+export interface FaultProxy {
+  readonly endpoint: string;
+  readonly rules: FaultRule[];
+  /** How many requests each rule answered, by index in `rules`. */
+  readonly hits: number[];
+  close(): Promise<void>;
+}
+
+/** The XML error body S3 sends, so the SDK raises the named error. */
+export function s3ErrorXml(code: string, message: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>fault-proxy</RequestId></Error>`;
+}
+
+export async function startFaultProxy(upstream: string, rules: FaultRule[] = []): Promise<FaultProxy> {
+  const target = new URL(upstream);
+  const hits: number[] = [];
+  const server: Server = createServer((req, res) => {
+    const index = rules.findIndex((r) => matches(r, req));
+    const rule = rules[index];
+    if (rule && rule.fault.kind !== "delay") {
+      hits[index] = (hits[index] ?? 0) + 1;
+      if (rule.times !== undefined) rule.times--;
+      if (rule.fault.kind === "status") {
+        req.resume();
+        res.writeHead(rule.fault.status, {
+          "content-type": rule.fault.contentType ?? "application/xml",
+          "x-amz-request-id": "fault-proxy",
+        });
+        res.end(rule.fault.body ?? "");
+        return;
+      }
+      forward(req, res, target, rule.fault.afterBytes);
+      return;
+    }
+    if (rule && rule.fault.kind === "delay") {
+      hits[index] = (hits[index] ?? 0) + 1;
+      if (rule.times !== undefined) rule.times--;
+      setTimeout(() => forward(req, res, target), rule.fault.ms);
+      return;
+    }
+    forward(req, res, target);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    rules,
+    hits,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function matches(rule: FaultRule, req: IncomingMessage): boolean {
+  if (rule.times !== undefined && rule.times <= 0) return false;
+  if (rule.method && rule.method !== req.method) return false;
+  if (rule.path && !rule.path.test(req.url ?? "")) return false;
+  if (rule.header) {
+    const v = req.headers[rule.header.name.toLowerCase()];
+    if (typeof v !== "string" || !rule.header.value.test(v)) return false;
+  }
+  return true;
+}
+
+/** Pipes the request upstream; with `cutAfter`, the response body is cut after that many bytes. */
+function forward(req: IncomingMessage, res: ServerResponse, target: URL, cutAfter?: number): void {
+  const up = request(
+    {
+      host: target.hostname,
+      port: target.port,
+      method: req.method,
+      path: req.url,
+      headers: req.headers,
+    },
+    (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      if (cutAfter === undefined) {
+        upRes.pipe(res);
+        return;
+      }
+      let sent = 0;
+      upRes.on("data", (chunk: Buffer) => {
+        if (sent >= cutAfter) return;
+        const part = chunk.subarray(0, cutAfter - sent);
+        sent += part.length;
+        res.write(part);
+        if (sent >= cutAfter) {
+          // The promised Content-Length is never reached: the client sees a dropped connection.
+          res.socket?.destroy();
+          upRes.destroy();
+        }
+      });
+      upRes.on("end", () => res.end());
+    },
+  );
+  up.on("error", () => {
+    if (!res.headersSent) res.writeHead(502);
+    res.end();
+  });
+  req.pipe(up);
+}

@@ -1,0 +1,77 @@
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseConfig } from "../../src/config/index.js";
+import type { LocalStack } from "../../src/local/stack.js";
+import { createExporter } from "../../src/runtime/create-exporter.js";
+import { silentLogger } from "../../src/telemetry/logger.js";
+import { Metrics } from "../../src/telemetry/metrics.js";
+
+/** Polls `check` until it returns true or the deadline passes (no fixed sleeps in tests). */
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Runs an in-process exporter on `configText` until the queue of `stream` is empty and nothing
+ * is in flight, then stops it gracefully. The SDK finds the local stack through
+ * AWS_ENDPOINT_URL, as a user's would.
+ */
+export async function runUntilDrained(stack: LocalStack, stream: string, configText: string) {
+  process.env.AWS_ENDPOINT_URL = stack.endpoint;
+  const cfg = parseConfig(configText, "test-config.yaml");
+  const metrics = new Metrics();
+  const { exporter, poller } = await createExporter(cfg, { logger: silentLogger(), metrics });
+  const running = exporter.run();
+  let idle = 0;
+  await waitFor(async () => {
+    const depth = await stack.queueDepth(stream);
+    idle = depth.visible === 0 && depth.inFlight === 0 && poller.inFlightCount === 0 ? idle + 1 : 0;
+    return idle >= 3;
+  }, `queue ${stream} to drain`, 60_000);
+  exporter.stop("test done");
+  await running;
+  return { metrics };
+}
+
+/** Every line of every complete `.json` file in a directory, in file-name order. */
+export async function readJsonLines(dir: string): Promise<string[]> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith(".json")).sort();
+  const lines: string[] = [];
+  for (const n of names) {
+    const text = await readFile(join(dir, n), "utf8");
+    for (const l of text.split("\n")) if (l) lines.push(l);
+  }
+  return lines;
+}
+
+export async function readDeadLetters(dir: string): Promise<Array<Record<string, unknown>>> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => n.endsWith(".jsonl"));
+  } catch {
+    return [];
+  }
+  const out: Array<Record<string, unknown>> = [];
+  for (const n of names) {
+    for (const l of (await readFile(join(dir, n), "utf8")).split("\n")) {
+      if (l) out.push(JSON.parse(l) as Record<string, unknown>);
+    }
+  }
+  return out;
+}
+
+export function sorted(lines: readonly string[]): string[] {
+  return [...lines].sort();
+}
+
+export async function counterValue(c: { get(): Promise<{ values: Array<{ value: number }> }> }) {
+  return (await c.get()).values.reduce((a, v) => a + v.value, 0);
+}
