@@ -2,8 +2,8 @@ import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { pino } from "pino";
 import { parseConfig } from "../config/index.js";
-import { startLocalStack } from "../local/stack.js";
 import { simulate } from "../local/simulator.js";
+import { startLocalStack } from "../local/stack.js";
 import { createExporter } from "../runtime/create-exporter.js";
 import { createLogger } from "../telemetry/logger.js";
 import { Metrics } from "../telemetry/metrics.js";
@@ -85,30 +85,48 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   }
   await mkdir(dir, { recursive: true });
 
+  // The demo pins its SDK through the lockfile; the SDK's notice about future Node versions
+  // would only distract here (`run` still shows it).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   say("canary-exporter demo: Red Canary's side simulated on this machine, no cloud account used\n");
   const stack = await startLocalStack({ port: 0 });
   try {
     process.env.AWS_ENDPOINT_URL = stack.endpoint;
     const queueName = `canaryexporter-${STREAM}-file-added-demo`;
-    say(`1/4 local SQS/SNS/S3 (fauxqs) on ${stack.endpoint}: bucket ${stack.bucket}, queue ${queueName}`);
+    say(
+      `1/4 local SQS/SNS/S3 (fauxqs) on ${stack.endpoint}: bucket ${stack.bucket}, queue ${queueName}`,
+    );
 
     const sim = await simulate({
-      target: { s3: stack.s3, sns: stack.sns, bucket: stack.bucket, topicArn: stack.topicArn(STREAM), region: stack.region },
+      target: {
+        s3: stack.s3,
+        sns: stack.sns,
+        bucket: stack.bucket,
+        topicArn: stack.topicArn(STREAM),
+        region: stack.region,
+      },
       format: STREAM,
       files,
       recordsPerFile: perFile,
       seed: 42,
     });
-    say(`2/4 uploaded ${files} gzip files (${fmt(sim.totalRecords)} ${STREAM} records, ${(sim.totalBytes / 1e6).toFixed(1)} MB) and announced each on SNS`);
+    say(
+      `2/4 uploaded ${files} gzip files (${fmt(sim.totalRecords)} ${STREAM} records, ${(sim.totalBytes / 1e6).toFixed(1)} MB) and announced each on SNS`,
+    );
 
     const configPath = join(dir, "config.yaml");
     const configText = demoConfig(dir);
     await writeFile(configPath, configText);
     const cfg = parseConfig(configText, configPath);
     const logPath = join(dir, "exporter.log");
-    const logger = createLogger("info", pino.destination({ dest: logPath, sync: false, mkdir: true }));
+    const logger = createLogger(
+      "info",
+      pino.destination({ dest: logPath, sync: false, mkdir: true }),
+    );
     const metrics = new Metrics();
-    say(`3/4 exporting with ${relative(process.cwd(), configPath)} (log: ${relative(process.cwd(), logPath)})`);
+    say(
+      `3/4 exporting with ${relative(process.cwd(), configPath)} (log: ${relative(process.cwd(), logPath)})`,
+    );
     const { exporter, poller } = await createExporter(cfg, { logger, metrics });
     const started = Date.now();
     const running = exporter.run();
@@ -124,7 +142,10 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
         `\r    [${"#".repeat(filled)}${".".repeat(width - filled)}] ${fmt(read)}/${fmt(sim.totalRecords)} records, ${done}/${files} files, ${fmt(Math.round(read / Math.max(secs, 0.001)))} records/s `,
       );
       const depth = await stack.queueDepth(STREAM);
-      idleChecks = depth.visible === 0 && depth.inFlight === 0 && poller.inFlightCount === 0 ? idleChecks + 1 : 0;
+      idleChecks =
+        depth.visible === 0 && depth.inFlight === 0 && poller.inFlightCount === 0
+          ? idleChecks + 1
+          : 0;
     }
     const seconds = (Date.now() - started) / 1000;
     out.write("\n");
@@ -135,18 +156,30 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
     const all = await countOutput(join(dir, "all"));
     const starts = await countOutput(join(dir, "procstarts"));
     const expectedStarts = sim.files.reduce((a, f) => a + (f.eventTypes.process_start ?? 0), 0);
-    say(`4/4 done in ${seconds.toFixed(1)} s: ${fmt(Math.round(sim.totalRecords / seconds))} records/s, ${(sim.totalBytes / 1e6 / seconds).toFixed(1)} MB/s compressed\n`);
+    say(
+      `4/4 done in ${seconds.toFixed(1)} s: ${fmt(Math.round(sim.totalRecords / seconds))} records/s, ${(sim.totalBytes / 1e6 / seconds).toFixed(1)} MB/s compressed\n`,
+    );
     say("records per event type (output 'all'):");
     for (const [type, n] of [...all.byType.entries()].sort((a, b) => b[1] - a[1])) {
       say(`  ${fmt(n).padStart(9)}  ${type}`);
     }
     say("");
-    say(`  ${relative(process.cwd(), join(dir, "all"))}/         ${fmt(all.total)} of ${fmt(sim.totalRecords)} records in ${all.files} files`);
-    say(`  ${relative(process.cwd(), join(dir, "procstarts"))}/  ${fmt(starts.total)} of ${fmt(expectedStarts)} process_start records in ${starts.files} files`);
+    say(
+      `  ${relative(process.cwd(), join(dir, "all"))}/         ${fmt(all.total)} of ${fmt(sim.totalRecords)} records in ${all.files} files`,
+    );
+    say(
+      `  ${relative(process.cwd(), join(dir, "procstarts"))}/  ${fmt(starts.total)} of ${fmt(expectedStarts)} process_start records in ${starts.files} files`,
+    );
     const complete = all.total >= sim.totalRecords && starts.total >= expectedStarts;
-    say(complete ? "  nothing lost: every simulated record reached the outputs that want it" : "  WARNING: some records are missing; see the log");
+    say(
+      complete
+        ? "  nothing lost: every simulated record reached the outputs that want it"
+        : "  WARNING: some records are missing; see the log",
+    );
     say("\nexplore it with jq, as in Red Canary's guide:");
-    say(`  cd ${relative(process.cwd(), join(dir, "all")) || "."} && jq .event_type_cd *.json | sort | uniq -c`);
+    say(
+      `  cd ${relative(process.cwd(), join(dir, "all")) || "."} && jq .event_type_cd *.json | sort | uniq -c`,
+    );
     return complete ? 0 : 1;
   } finally {
     await stack.stop();

@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
 import { ConfigError, IMPLEMENTED_OUTPUTS, loadConfig } from "../config/index.js";
+import { describeError } from "../core/errors.js";
 import { createExporter, StartupError } from "../runtime/create-exporter.js";
 import { createLogger } from "../telemetry/logger.js";
-import { startMetricsServer } from "../telemetry/metrics-server.js";
 import { Metrics } from "../telemetry/metrics.js";
-import { describeError } from "../core/errors.js";
+import { startMetricsServer } from "../telemetry/metrics-server.js";
 
 /** `-c`, else $CANARY_EXPORTER_CONFIG, else ./config.yaml, else /config.yaml (the container's). */
 export function resolveConfigPath(given: string | undefined, env = process.env): string {
@@ -28,7 +28,9 @@ export async function runCommand(opts: {
     cfg = await loadConfig(opts.configPath, { implementedOutputs: IMPLEMENTED_OUTPUTS });
   } catch (e) {
     if (e instanceof ConfigError) {
-      opts.err.write(`${e.format()}\nThe exporter did not start: fix the config and run again (check it with: canary-exporter validate -c ${opts.configPath}).\n`);
+      opts.err.write(
+        `${e.format()}\nThe exporter did not start: fix the config and run again (check it with: canary-exporter validate -c ${opts.configPath}).\n`,
+      );
       return 1;
     }
     throw e;
@@ -46,7 +48,11 @@ export async function runCommand(opts: {
   }
   const { exporter } = parts;
   if (cfg.metrics?.listen) {
-    await startMetricsServer(cfg.metrics.listen, metrics, () => exporter.currentState === "running");
+    await startMetricsServer(
+      cfg.metrics.listen,
+      metrics,
+      () => exporter.currentState === "running",
+    );
     logger.info({ listen: cfg.metrics.listen }, "metrics served at /metrics");
   }
   const onSignal = (sig: NodeJS.Signals) => exporter.stop(`${sig} received`);

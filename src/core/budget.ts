@@ -5,8 +5,11 @@
  */
 export class Budget {
   private used = 0;
-  private readonly waiters: Array<{ n: number; resolve: () => void; reject: (e: unknown) => void }> =
-    [];
+  private readonly waiters: Array<{
+    n: number;
+    resolve: () => void;
+    reject: (e: unknown) => void;
+  }> = [];
 
   constructor(readonly capacity: number) {}
 

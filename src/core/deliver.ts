@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Metrics } from "../telemetry/metrics.js";
 import { backoffDelay, sleep } from "./backoff.js";
-import { ExporterError, describeError } from "./errors.js";
+import { describeError, ExporterError } from "./errors.js";
 import type { Output, RecordBatch } from "./types.js";
 
 export interface DeliveryOptions {

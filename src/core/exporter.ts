@@ -104,7 +104,10 @@ export class Exporter {
       try {
         await o.close();
       } catch (err) {
-        this.opts.logger.error({ output: o.id }, `closing output ${o.id} failed: ${describeError(err)}`);
+        this.opts.logger.error(
+          { output: o.id },
+          `closing output ${o.id} failed: ${describeError(err)}`,
+        );
       }
     }
     try {

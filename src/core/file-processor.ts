@@ -5,15 +5,9 @@ import { readRecordBatches } from "../input/lines.js";
 import type { Metrics } from "../telemetry/metrics.js";
 import type { Budget } from "./budget.js";
 import { deliver } from "./deliver.js";
-import { ExporterError, describeError } from "./errors.js";
+import { describeError, ExporterError } from "./errors.js";
 import { PendingSet } from "./pending.js";
-import type {
-  DeadLetterSink,
-  Output,
-  RecordBatch,
-  SourceRef,
-  TelemetryRecord,
-} from "./types.js";
+import type { DeadLetterSink, Output, RecordBatch, SourceRef, TelemetryRecord } from "./types.js";
 
 /** Where objects come from (S3 GetObject, later S3 Select). */
 export interface ObjectSource {
@@ -111,7 +105,10 @@ export class FileProcessor {
     }
     const writeFailure = await pending.settled();
     if (invalid > INVALID_LINES_LOGGED) {
-      log.warn({ invalid }, `${invalid} invalid records in s3://${ref.bucket}/${ref.key}, all kept in the dead-letter directory`);
+      log.warn(
+        { invalid },
+        `${invalid} invalid records in s3://${ref.bucket}/${ref.key}, all kept in the dead-letter directory`,
+      );
     }
     if (signal.aborted) return { status: "aborted" };
     if (writeFailure) return { status: "retry", error: writeFailure.error };

@@ -6,6 +6,9 @@ import { hostname } from "node:os";
  * (containers get their own), the pid, and random bytes (pids repeat across restarts).
  */
 export function newInstanceId(): string {
-  const host = hostname().replace(/[^A-Za-z0-9-]/g, "-").slice(0, 40) || "host";
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9-]/g, "-")
+      .slice(0, 40) || "host";
   return `${host}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }

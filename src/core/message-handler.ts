@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { parseNotification } from "../input/notification.js";
 import type { Metrics } from "../telemetry/metrics.js";
 import type { Budget } from "./budget.js";
-import { ExporterError, describeError } from "./errors.js";
+import { describeError, ExporterError } from "./errors.js";
 import type { FileOutcome, FileProcessor } from "./file-processor.js";
 import type { DeadLetterSink } from "./types.js";
 
@@ -101,11 +101,15 @@ export class MessageHandler {
       log.info({ event_name: ignored.eventName }, `S3 event record skipped: ${ignored.reason}`);
     }
     const outcomes = await Promise.all(
-      parsed.objects.map((obj) => this.processFile({ bucket: obj.bucket, key: obj.key }, msg.id, signal)),
+      parsed.objects.map((obj) =>
+        this.processFile({ bucket: obj.bucket, key: obj.key }, msg.id, signal),
+      ),
     );
-    if (signal.aborted || outcomes.some((o) => o.status === "aborted")) return { action: "release" };
+    if (signal.aborted || outcomes.some((o) => o.status === "aborted"))
+      return { action: "release" };
     const retry = outcomes.find((o) => o.status === "retry");
-    if (retry && retry.status === "retry") return { action: "retry", reason: describeError(retry.error) };
+    if (retry && retry.status === "retry")
+      return { action: "retry", reason: describeError(retry.error) };
     return { action: "delete", result: "deleted" };
   }
 

@@ -1,5 +1,5 @@
-import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { Readable } from "node:stream";
+import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { ExporterError } from "../core/errors.js";
 import type { ObjectSource } from "../core/file-processor.js";
 import type { SourceRef } from "../core/types.js";
@@ -23,13 +23,20 @@ export class S3ObjectSource implements ObjectSource {
     }
     const body = res.Body;
     if (!(body instanceof Readable)) {
-      throw new ExporterError("s3_no_body", "retryable", `GetObject s3://${ref.bucket}/${ref.key} returned no body stream`);
+      throw new ExporterError(
+        "s3_no_body",
+        "retryable",
+        `GetObject s3://${ref.bucket}/${ref.key} returned no body stream`,
+      );
     }
     if (this.metrics) {
       const counter = this.metrics.bytesRead;
       body.on("data", (chunk: Buffer) => counter.inc(chunk.length));
     }
-    return { body, ...(res.ContentLength !== undefined ? { contentLength: res.ContentLength } : {}) };
+    return {
+      body,
+      ...(res.ContentLength !== undefined ? { contentLength: res.ContentLength } : {}),
+    };
   }
 }
 
@@ -44,10 +51,17 @@ export function classifyS3Error(err: unknown, ref: SourceRef): ExporterError {
     ?.httpStatusCode;
   const where = `s3://${ref.bucket}/${ref.key}`;
   if (name === "NoSuchKey" || (status === 404 && name !== "NoSuchBucket")) {
-    return new ExporterError("object_missing", "permanent", `${where} does not exist (NoSuchKey)`, { cause: err });
+    return new ExporterError("object_missing", "permanent", `${where} does not exist (NoSuchKey)`, {
+      cause: err,
+    });
   }
   if (name === "NoSuchBucket") {
-    return new ExporterError("bucket_missing", "permanent", `bucket ${ref.bucket} does not exist (NoSuchBucket)`, { cause: err });
+    return new ExporterError(
+      "bucket_missing",
+      "permanent",
+      `bucket ${ref.bucket} does not exist (NoSuchBucket)`,
+      { cause: err },
+    );
   }
   if (name === "AccessDenied" || status === 403) {
     return new ExporterError(
@@ -58,5 +72,10 @@ export function classifyS3Error(err: unknown, ref: SourceRef): ExporterError {
     );
   }
   const message = err instanceof Error ? err.message : String(err);
-  return new ExporterError("s3_get_failed", "retryable", `GetObject ${where} failed: ${name}: ${message}`, { cause: err });
+  return new ExporterError(
+    "s3_get_failed",
+    "retryable",
+    `GetObject ${where} failed: ${name}: ${message}`,
+    { cause: err },
+  );
 }

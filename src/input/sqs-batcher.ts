@@ -88,7 +88,10 @@ export class SqsMessageOps {
           Entries: handles.map((h, i) => ({ Id: String(i), ReceiptHandle: h })),
         }),
       );
-      return (res.Failed ?? []).map((f) => ({ index: Number(f.Id), message: `${f.Code}: ${f.Message}` }));
+      return (res.Failed ?? []).map((f) => ({
+        index: Number(f.Id),
+        message: `${f.Code}: ${f.Message}`,
+      }));
     }, lingerMs);
     this.visibility = new Batcher(async (items) => {
       const res = await sqs.send(
@@ -101,7 +104,10 @@ export class SqsMessageOps {
           })),
         }),
       );
-      return (res.Failed ?? []).map((f) => ({ index: Number(f.Id), message: `${f.Code}: ${f.Message}` }));
+      return (res.Failed ?? []).map((f) => ({
+        index: Number(f.Id),
+        message: `${f.Code}: ${f.Message}`,
+      }));
     }, lingerMs);
   }
 

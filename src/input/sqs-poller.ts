@@ -157,7 +157,9 @@ export class SqsPoller {
   private async heartbeat(): Promise<void> {
     const seconds = this.opts.visibilityTimeoutSeconds;
     await Promise.all(
-      [...this.inFlight.values()].map((m) => this.ops.changeVisibilityQuietly(m.handle, seconds, m.id)),
+      [...this.inFlight.values()].map((m) =>
+        this.ops.changeVisibilityQuietly(m.handle, seconds, m.id),
+      ),
     );
   }
 }

@@ -1,4 +1,4 @@
-import { GetQueueUrlCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Logger } from "pino";
 import type { ExporterConfig } from "../config/index.js";
 import { deriveQueueName } from "../config/queue.js";
@@ -13,8 +13,8 @@ import { createInputClients } from "../input/aws-clients.js";
 import { S3ObjectSource } from "../input/s3-source.js";
 import { SqsPoller } from "../input/sqs-poller.js";
 import { createOutput } from "../outputs/registry.js";
-import { compileFilter } from "../transforms/filter.js";
 import type { Metrics } from "../telemetry/metrics.js";
+import { compileFilter } from "../transforms/filter.js";
 
 /** A start-up check failed: the daemon must not start. The message says what to do. */
 export class StartupError extends Error {
@@ -54,7 +54,9 @@ export async function createExporter(
     try {
       await output.healthcheck(AbortSignal.timeout(30_000));
     } catch (err) {
-      throw new StartupError(`output ${output.id} failed its start-up check: ${describeError(err)}`);
+      throw new StartupError(
+        `output ${output.id} failed its start-up check: ${describeError(err)}`,
+      );
     }
   }
   const deadLetter = new FileDeadLetterSink(cfg.dead_letter.directory, instanceId);
@@ -103,7 +105,10 @@ async function resolveQueue(sqs: SQSClient, cfg: ExporterConfig): Promise<string
   try {
     if (cfg.input.queue_url) {
       await sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: cfg.input.queue_url, AttributeNames: ["QueueArn"] }),
+        new GetQueueAttributesCommand({
+          QueueUrl: cfg.input.queue_url,
+          AttributeNames: ["QueueArn"],
+        }),
       );
       return cfg.input.queue_url;
     }
@@ -115,9 +120,14 @@ async function resolveQueue(sqs: SQSClient, cfg: ExporterConfig): Promise<string
     const hint =
       code.includes("NonExistentQueue") || code.includes("QueueDoesNotExist")
         ? "check customer_identifier and input.stream_name (or set input.queue_url), and that Red Canary enabled this stream"
-        : code.includes("Credentials") || code.includes("AccessDenied") || code.includes("Signature") || code.includes("InvalidClientTokenId")
+        : code.includes("Credentials") ||
+            code.includes("AccessDenied") ||
+            code.includes("Signature") ||
+            code.includes("InvalidClientTokenId")
           ? "check input.aws_access_key_id / aws_secret_access_key (or the AWS credentials of this host)"
           : "check network access to SQS in input.aws_region";
-    throw new StartupError(`cannot reach SQS queue ${name} in ${cfg.input.aws_region}: ${code || "error"}: ${describeError(err)}; ${hint}`);
+    throw new StartupError(
+      `cannot reach SQS queue ${name} in ${cfg.input.aws_region}: ${code || "error"}: ${describeError(err)}; ${hint}`,
+    );
   }
 }

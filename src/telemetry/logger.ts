@@ -1,4 +1,4 @@
-import { pino, type Logger, type LevelWithSilent, type DestinationStream } from "pino";
+import { type DestinationStream, type LevelWithSilent, type Logger, pino } from "pino";
 
 export type { Logger } from "pino";
 
@@ -22,7 +22,10 @@ const SECRET_PATHS = [
 ];
 
 /** JSON lines on stdout (or the given stream): one object per event, `msg` says what happened. */
-export function createLogger(level: LevelWithSilent = "info", destination?: DestinationStream): Logger {
+export function createLogger(
+  level: LevelWithSilent = "info",
+  destination?: DestinationStream,
+): Logger {
   const options = {
     level,
     base: { service: "canary-exporter" },

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 
 /**
  * Every metric the exporter exposes, in one place so names stay consistent (Vector's naming:
@@ -22,9 +22,15 @@ export class Metrics {
     "sqs_messages_dead_lettered_total",
     "SQS messages written to the local dead-letter directory and deleted.",
   );
-  readonly testEvents = this.counter("s3_test_events_total", "S3 test events acknowledged and skipped.");
+  readonly testEvents = this.counter(
+    "s3_test_events_total",
+    "S3 test events acknowledged and skipped.",
+  );
   readonly filesProcessed = this.counter("files_processed_total", "S3 objects read to the end.");
-  readonly bytesRead = this.counter("bytes_read_total", "Bytes read from S3 (before decompression).");
+  readonly bytesRead = this.counter(
+    "bytes_read_total",
+    "Bytes read from S3 (before decompression).",
+  );
   readonly recordsReceived = this.counter(
     "component_received_events_total",
     "Records read from S3 objects.",
@@ -52,11 +58,17 @@ export class Metrics {
   readonly inFlightFiles = this.gauge("in_flight_files", "S3 objects being processed.");
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
-    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: "canary_exporter_" });
+    if (opts.defaultMetrics)
+      collectDefaultMetrics({ register: this.registry, prefix: "canary_exporter_" });
   }
 
   private counter<L extends string = never>(name: string, help: string, labelNames: L[] = []) {
-    return new Counter<L>({ name: `canary_exporter_${name}`, help, labelNames, registers: [this.registry] });
+    return new Counter<L>({
+      name: `canary_exporter_${name}`,
+      help,
+      labelNames,
+      registers: [this.registry],
+    });
   }
 
   private gauge(name: string, help: string) {

@@ -25,7 +25,11 @@ export class MemorySource implements ObjectSource {
     this.opens++;
     const data = this.objects.get(`${ref.bucket}/${ref.key}`);
     if (data === undefined) {
-      throw new ExporterError("object_missing", "permanent", `s3://${ref.bucket}/${ref.key} does not exist`);
+      throw new ExporterError(
+        "object_missing",
+        "permanent",
+        `s3://${ref.bucket}/${ref.key} does not exist`,
+      );
     }
     if (data instanceof ExporterError) throw data;
     return { body: Readable.from([data]), contentLength: data.length };

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { parseConfig } from "../../src/config/index.js";
 import type { LocalStack } from "../../src/local/stack.js";
 import { createExporter } from "../../src/runtime/create-exporter.js";
-import { silentLogger } from "../../src/telemetry/logger.js";
+import { createLogger, silentLogger } from "../../src/telemetry/logger.js";
 import { Metrics } from "../../src/telemetry/metrics.js";
 
 /** Polls `check` until it returns true or the deadline passes (no fixed sleeps in tests). */
@@ -28,14 +28,23 @@ export async function runUntilDrained(stack: LocalStack, stream: string, configT
   process.env.AWS_ENDPOINT_URL = stack.endpoint;
   const cfg = parseConfig(configText, "test-config.yaml");
   const metrics = new Metrics();
-  const { exporter, poller } = await createExporter(cfg, { logger: silentLogger(), metrics });
+  // CE_TEST_LOG=debug shows the exporter's log while a test runs.
+  const logger = process.env.CE_TEST_LOG
+    ? createLogger(process.env.CE_TEST_LOG as "debug")
+    : silentLogger();
+  const { exporter, poller } = await createExporter(cfg, { logger, metrics });
   const running = exporter.run();
   let idle = 0;
-  await waitFor(async () => {
-    const depth = await stack.queueDepth(stream);
-    idle = depth.visible === 0 && depth.inFlight === 0 && poller.inFlightCount === 0 ? idle + 1 : 0;
-    return idle >= 3;
-  }, `queue ${stream} to drain`, 60_000);
+  await waitFor(
+    async () => {
+      const depth = await stack.queueDepth(stream);
+      idle =
+        depth.visible === 0 && depth.inFlight === 0 && poller.inFlightCount === 0 ? idle + 1 : 0;
+      return idle >= 3;
+    },
+    `queue ${stream} to drain`,
+    60_000,
+  );
   exporter.stop("test done");
   await running;
   return { metrics };

@@ -1,9 +1,9 @@
-import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { simulate } from "../../src/local/simulator.js";
 import { type LocalStack, startLocalStack } from "../../src/local/stack.js";
@@ -25,7 +25,11 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-function startExporter(configPath: string): { child: ChildProcess; exited: Promise<number | null>; log: () => string } {
+function startExporter(configPath: string): {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  log: () => string;
+} {
   const child = spawn(process.execPath, [CLI, "run", "-c", configPath], {
     env: { ...process.env, AWS_ENDPOINT_URL: stack.endpoint },
     stdio: ["ignore", "pipe", "pipe"],
@@ -45,7 +49,13 @@ function startExporter(configPath: string): { child: ChildProcess; exited: Promi
 describe("crash safety", () => {
   it("loses nothing when the exporter is killed with SIGKILL mid-run and restarted", async () => {
     const sim = await simulate({
-      target: { s3: stack.s3, sns: stack.sns, bucket: stack.bucket, topicArn: stack.topicArn("standardized"), region: stack.region },
+      target: {
+        s3: stack.s3,
+        sns: stack.sns,
+        bucket: stack.bucket,
+        topicArn: stack.topicArn("standardized"),
+        region: stack.region,
+      },
       format: "standardized",
       files: 30,
       recordsPerFile: 2000,
@@ -75,7 +85,11 @@ log_level: warn
 
     const first = startExporter(configPath);
     // Kill it once it has written some, but not all, of the data.
-    await waitFor(async () => (await readJsonLines(out).catch(() => [])).length > 10_000, "first exporter to make progress", 60_000);
+    await waitFor(
+      async () => (await readJsonLines(out).catch(() => [])).length > 10_000,
+      "first exporter to make progress",
+      60_000,
+    );
     first.child.kill("SIGKILL");
     expect(await first.exited).toBe(null);
     const leftovers = (await readdir(out)).filter((n) => n.endsWith(".partial"));
@@ -96,7 +110,9 @@ log_level: warn
     const expected: string[] = [];
     for (const f of sim.files) {
       const res = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: f.key }));
-      const bytes = Buffer.from(await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+      const bytes = Buffer.from(
+        await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+      );
       expected.push(...gunzipSync(bytes).toString("utf8").split("\n").filter(Boolean));
     }
     const got = await readJsonLines(out);
@@ -105,7 +121,9 @@ log_level: warn
     expect(missing).toEqual([]);
     const duplicates = got.length - gotSet.size;
     // At least once: the records of messages in flight at the kill come again.
-    console.info(`crash test: ${expected.length} records, ${got.length} written, ${duplicates} duplicates, ${leftovers.length} temp files recovered`);
+    console.info(
+      `crash test: ${expected.length} records, ${got.length} written, ${duplicates} duplicates, ${leftovers.length} temp files recovered`,
+    );
     expect(got.length).toBeGreaterThanOrEqual(expected.length);
   }, 180_000);
 });

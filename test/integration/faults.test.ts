@@ -1,14 +1,21 @@
-import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { PublishCommand } from "@aws-sdk/client-sns";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3EventFor } from "../../src/local/simulator.js";
 import { type LocalStack, startLocalStack } from "../../src/local/stack.js";
 import { type FaultProxy, s3ErrorXml, startFaultProxy } from "../helpers/fault-proxy.js";
-import { counterValue, readDeadLetters, readJsonLines, runUntilDrained, sorted } from "../helpers/harness.js";
+import {
+  counterValue,
+  readDeadLetters,
+  readJsonLines,
+  runUntilDrained,
+  sorted,
+} from "../helpers/harness.js";
 
 let stack: LocalStack;
 let proxy: FaultProxy;
@@ -29,10 +36,10 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-function config(dir: string, maxReceives: number): string {
+function config(stream: string, dir: string, maxReceives: number): string {
   return `customer_identifier: demo
 input:
-  stream_name: native
+  stream_name: ${stream}
   aws_access_key_id: test
   aws_secret_access_key: test
   visibility_timeout_seconds: 30
@@ -48,12 +55,23 @@ shutdown_grace_seconds: 5
 `;
 }
 
-async function put(key: string, lines: string[]) {
-  await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: gzipSync(`${lines.join("\n")}\n`) }));
-  await stack.sns.send(
-    new PublishCommand({
-      TopicArn: stack.topicArn("native"),
-      Message: JSON.stringify(s3EventFor(stack.bucket, [{ key, size: 1 }], stack.region)),
+/**
+ * Uploads an object and puts its S3 event straight into one queue. Each test uses its own
+ * queue: a long poll aborted by an earlier test's shutdown may still catch a message on the
+ * server side, which then only comes back after its visibility timeout.
+ */
+async function put(stream: string, key: string, lines: string[]) {
+  await stack.s3.send(
+    new PutObjectCommand({
+      Bucket: stack.bucket,
+      Key: key,
+      Body: gzipSync(`${lines.join("\n")}\n`),
+    }),
+  );
+  await stack.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: stack.queueUrl(stream),
+      MessageBody: JSON.stringify(s3EventFor(stack.bucket, [{ key, size: 1 }], stack.region)),
     }),
   );
 }
@@ -61,10 +79,19 @@ async function put(key: string, lines: string[]) {
 describe("faults on the S3 side, injected by a proxy", () => {
   it("retries a download cut short and then exports every record", async () => {
     const dir = join(work, "cut");
-    const lines = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ type: "ingress.event.procstart", i, pad: "p".repeat(50 + (i % 7)) }));
-    proxy.rules.push({ method: "GET", path: /faults\/cut\.json\.gz/, times: 1, fault: { kind: "cut", afterBytes: 2000 } });
-    await put("faults/cut.json.gz", lines);
-    const { metrics } = await runUntilDrained(stack, "native", config(dir, 3));
+    // Random content: the gzip stays large, so the cut falls well inside the body, after the
+    // SDK has handed the stream over (an early cut is retried by the SDK itself).
+    const lines = Array.from({ length: 20_000 }, (_, i) =>
+      JSON.stringify({ type: "ingress.event.procstart", i, md5: randomBytes(16).toString("hex") }),
+    );
+    proxy.rules.push({
+      method: "GET",
+      path: /faults\/cut\.json\.gz/,
+      times: 1,
+      fault: { kind: "cut", afterBytes: 300_000 },
+    });
+    await put("native", "faults/cut.json.gz", lines);
+    const { metrics } = await runUntilDrained(stack, "native", config("native", dir, 3));
     expect(proxy.hits[proxy.rules.length - 1]).toBe(1);
     const out = await readJsonLines(join(dir, "out"));
     // At least once: the records read before the cut may come twice, none is missing.
@@ -80,8 +107,8 @@ describe("faults on the S3 side, injected by a proxy", () => {
       path: /faults\/denied\.json\.gz/,
       fault: { kind: "status", status: 403, body: s3ErrorXml("AccessDenied", "Access Denied") },
     });
-    await put("faults/denied.json.gz", ['{"type":"ingress.event.netconn"}']);
-    const { metrics } = await runUntilDrained(stack, "native", config(dir, 2));
+    await put("native-test", "faults/denied.json.gz", ['{"type":"ingress.event.netconn"}']);
+    const { metrics } = await runUntilDrained(stack, "native-test", config("native-test", dir, 2));
     expect(proxy.hits[proxy.rules.length - 1]).toBeGreaterThanOrEqual(2);
     expect(await readJsonLines(join(dir, "out"))).toEqual([]);
     const dead = await readDeadLetters(join(dir, "dead-letter"));

@@ -1,13 +1,13 @@
-import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { PublishCommand } from "@aws-sdk/client-sns";
-import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { PublishCommand } from "@aws-sdk/client-sns";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { simulate } from "../../src/local/simulator.js";
-import { s3EventFor, s3TestEvent } from "../../src/local/simulator.js";
+import { s3EventFor, s3TestEvent, simulate } from "../../src/local/simulator.js";
 import { type LocalStack, startLocalStack } from "../../src/local/stack.js";
 import { compileFilter } from "../../src/transforms/filter.js";
 import { readDeadLetters, readJsonLines, runUntilDrained, sorted } from "../helpers/harness.js";
@@ -45,9 +45,32 @@ ${extra}`;
 
 async function objectLines(key: string): Promise<string[]> {
   const res = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
-  const bytes = Buffer.from(await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-  const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString("utf8");
-  return text.split("\n").map((l) => l.replace(/\r$/, "")).filter((l) => l.trim() !== "");
+  const bytes = Buffer.from(
+    await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+  );
+  const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString(
+    "utf8",
+  );
+  return text
+    .split("\n")
+    .map((l) => l.replace(/\r$/, ""))
+    .filter((l) => l.trim() !== "");
+}
+
+/** An S3 event put straight into a queue, as S3 -> SQS without SNS would deliver it. */
+async function sendRawEvent(stream: string, keys: string[]) {
+  await stack.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: stack.queueUrl(stream),
+      MessageBody: JSON.stringify(
+        s3EventFor(
+          stack.bucket,
+          keys.map((key) => ({ key, size: 1 })),
+          stack.region,
+        ),
+      ),
+    }),
+  );
 }
 
 async function publish(stream: string, keys: string[]) {
@@ -55,7 +78,13 @@ async function publish(stream: string, keys: string[]) {
     new PublishCommand({
       TopicArn: stack.topicArn(stream),
       Subject: "Amazon S3 Notification",
-      Message: JSON.stringify(s3EventFor(stack.bucket, keys.map((key) => ({ key, size: 1 })), stack.region)),
+      Message: JSON.stringify(
+        s3EventFor(
+          stack.bucket,
+          keys.map((key) => ({ key, size: 1 })),
+          stack.region,
+        ),
+      ),
     }),
   );
 }
@@ -64,7 +93,13 @@ describe("exporter end to end against the local SQS/SNS/S3", () => {
   it("delivers every record of every file to exactly the outputs that want it", async () => {
     const dir = join(work, "e2e");
     const sim = await simulate({
-      target: { s3: stack.s3, sns: stack.sns, bucket: stack.bucket, topicArn: stack.topicArn("standardized"), region: stack.region },
+      target: {
+        s3: stack.s3,
+        sns: stack.sns,
+        bucket: stack.bucket,
+        topicArn: stack.topicArn("standardized"),
+        region: stack.region,
+      },
       format: "standardized",
       files: 6,
       recordsPerFile: 700,
@@ -104,17 +139,28 @@ describe("exporter end to end against the local SQS/SNS/S3", () => {
 
   it("reads plain and gzip (multi-member) files, CRLF, a last line without newline, URL-encoded keys", async () => {
     const dir = join(work, "formats");
-    const crlf = '{"event_type_cd":"process_start","n":1}\r\n{"event_type_cd":"binary","n":2,"s":"ünïcødé ✓"}\r\n{"n":3}';
+    const crlf =
+      '{"event_type_cd":"process_start","n":1}\r\n{"event_type_cd":"binary","n":2,"s":"ünïcødé ✓"}\r\n{"n":3}';
     const member1 = gzipSync(Buffer.from('{"n":"m1"}\n{"n":"m2"}\n'));
     const member2 = gzipSync(Buffer.from('{"n":"m3"}\n'));
     const keys = ["plain dir/crlf file=1.json", "gz/multi member+€.json.gz"];
     await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: keys[0], Body: crlf }));
-    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: keys[1], Body: Buffer.concat([member1, member2]) }));
+    await stack.s3.send(
+      new PutObjectCommand({
+        Bucket: stack.bucket,
+        Key: keys[1],
+        Body: Buffer.concat([member1, member2]),
+      }),
+    );
     await publish("native", keys);
     await runUntilDrained(
       stack,
       "native",
-      config("native", dir, `  - file:\n      directory: ${join(dir, "out")}\n      max_size_bytes: 1000000`),
+      config(
+        "native",
+        dir,
+        `  - file:\n      directory: ${join(dir, "out")}\n      max_size_bytes: 1000000`,
+      ),
     );
     expect(sorted(await readJsonLines(join(dir, "out")))).toEqual(
       sorted([
@@ -128,20 +174,74 @@ describe("exporter end to end against the local SQS/SNS/S3", () => {
     );
   });
 
+  it("reads notifications delivered by SNS with raw message delivery on", async () => {
+    const raw = await startLocalStack({ port: 0, rawDelivery: true });
+    try {
+      const dir = join(work, "raw");
+      const sim = await simulate({
+        target: {
+          s3: raw.s3,
+          sns: raw.sns,
+          bucket: raw.bucket,
+          topicArn: raw.topicArn("native"),
+          region: raw.region,
+        },
+        format: "native",
+        files: 3,
+        recordsPerFile: 200,
+        seed: 3,
+        gzip: false,
+      });
+      await runUntilDrained(
+        raw,
+        "native",
+        config(
+          "native",
+          dir,
+          `  - file:\n      directory: ${join(dir, "out")}\n      max_size_bytes: 1000000\n      export_only_where:\n        type: [ingress.event.netconn]`,
+        ),
+      );
+      const expected: string[] = [];
+      for (const f of sim.files) {
+        const res = await raw.s3.send(new GetObjectCommand({ Bucket: raw.bucket, Key: f.key }));
+        const text = await (
+          res.Body as { transformToString(): Promise<string> }
+        ).transformToString();
+        expected.push(...text.split("\n").filter((l) => l.includes('"ingress.event.netconn"')));
+      }
+      expect(expected.length).toBeGreaterThan(0);
+      expect(sorted(await readJsonLines(join(dir, "out")))).toEqual(sorted(expected));
+    } finally {
+      await raw.stop();
+    }
+  });
+
   it("acknowledges S3 test events and skips records that are not ObjectCreated", async () => {
     const dir = join(work, "test-events");
     await stack.sns.send(
-      new PublishCommand({ TopicArn: stack.topicArn("cf-flattened"), Message: JSON.stringify(s3TestEvent(stack.bucket)) }),
+      new PublishCommand({
+        TopicArn: stack.topicArn("cf-flattened"),
+        Message: JSON.stringify(s3TestEvent(stack.bucket)),
+      }),
     );
     const removed = s3EventFor(stack.bucket, [{ key: "gone.json", size: 1 }], stack.region) as {
       Records: Array<{ eventName: string }>;
     };
     for (const r of removed.Records) r.eventName = "ObjectRemoved:Delete";
-    await stack.sns.send(new PublishCommand({ TopicArn: stack.topicArn("cf-flattened"), Message: JSON.stringify(removed) }));
+    await stack.sns.send(
+      new PublishCommand({
+        TopicArn: stack.topicArn("cf-flattened"),
+        Message: JSON.stringify(removed),
+      }),
+    );
     await runUntilDrained(
       stack,
       "cf-flattened",
-      config("cf-flattened", dir, `  - file:\n      directory: ${join(dir, "out")}\n      max_size_bytes: 1000000`),
+      config(
+        "cf-flattened",
+        dir,
+        `  - file:\n      directory: ${join(dir, "out")}\n      max_size_bytes: 1000000`,
+      ),
     );
     expect(await readJsonLines(join(dir, "out"))).toEqual([]);
     expect(await readDeadLetters(join(dir, "dead-letter"))).toEqual([]);
@@ -149,29 +249,67 @@ describe("exporter end to end against the local SQS/SNS/S3", () => {
 
   it("handles each kind of bad input with a dead-letter entry and goes on with the rest", async () => {
     const dir = join(work, "bad");
-    const good = ['{"event_type_cd":"process_start","i":1}', '{"event_type_cd":"process_end","i":2}'];
-    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: "bad/good.json.gz", Body: gzipSync(good.join("\n")) }));
-    const whole = gzipSync(Buffer.from(`${'{"i":"before-corruption"}\n'}${"x".repeat(5000)}\n`));
-    const corrupt = Buffer.concat([whole.subarray(0, 40), Buffer.from("garbage-not-deflate-data"), whole.subarray(60)]);
-    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: "bad/corrupt.json.gz", Body: corrupt }));
-    const truncated = gzipSync(Buffer.from(`${good.join("\n")}\n${'{"pad":"y"}\n'.repeat(2000)}`)).subarray(0, 200);
-    await stack.s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: "bad/truncated.json.gz", Body: truncated }));
+    const good = [
+      '{"event_type_cd":"process_start","i":1}',
+      '{"event_type_cd":"process_end","i":2}',
+    ];
     await stack.s3.send(
-      new PutObjectCommand({ Bucket: stack.bucket, Key: "bad/lines.json", Body: '{"ok":1}\nnot json\n[1,2]\n{"ok":2}\n' }),
+      new PutObjectCommand({
+        Bucket: stack.bucket,
+        Key: "bad/good.json.gz",
+        Body: gzipSync(good.join("\n")),
+      }),
     );
-    await publish("standardized-test", ["bad/good.json.gz", "bad/missing.json.gz"]);
-    await publish("standardized-test", ["bad/corrupt.json.gz"]);
-    await publish("standardized-test", ["bad/truncated.json.gz"]);
-    await publish("standardized-test", ["bad/lines.json"]);
-    await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.queueUrl("standardized-test"), MessageBody: "this is not json" }));
+    const whole = gzipSync(Buffer.from(`${'{"i":"before-corruption"}\n'}${"x".repeat(5000)}\n`));
+    const corrupt = Buffer.concat([
+      whole.subarray(0, 40),
+      Buffer.from("garbage-not-deflate-data"),
+      whole.subarray(60),
+    ]);
+    await stack.s3.send(
+      new PutObjectCommand({ Bucket: stack.bucket, Key: "bad/corrupt.json.gz", Body: corrupt }),
+    );
+    const padding = Array.from({ length: 2000 }, (_, i) =>
+      JSON.stringify({ pad: randomBytes(16).toString("hex"), i }),
+    );
+    const fullGzip = gzipSync(Buffer.from(`${good.join("\n")}\n${padding.join("\n")}\n`));
+    const truncated = fullGzip.subarray(0, Math.floor(fullGzip.length / 2));
+    await stack.s3.send(
+      new PutObjectCommand({ Bucket: stack.bucket, Key: "bad/truncated.json.gz", Body: truncated }),
+    );
+    await stack.s3.send(
+      new PutObjectCommand({
+        Bucket: stack.bucket,
+        Key: "bad/lines.json",
+        Body: '{"ok":1}\nnot json\n[1,2]\n{"ok":2}\n',
+      }),
+    );
+    // Straight into the -test queue: publishing on SNS would reach the standardized queue too.
+    await sendRawEvent("standardized-test", ["bad/good.json.gz", "bad/missing.json.gz"]);
+    await sendRawEvent("standardized-test", ["bad/corrupt.json.gz"]);
+    await sendRawEvent("standardized-test", ["bad/truncated.json.gz"]);
+    await sendRawEvent("standardized-test", ["bad/lines.json"]);
     await stack.sqs.send(
-      new SendMessageCommand({ QueueUrl: stack.queueUrl("standardized-test"), MessageBody: '{"Type":"Notification","Message":"{oops"}' }),
+      new SendMessageCommand({
+        QueueUrl: stack.queueUrl("standardized-test"),
+        MessageBody: "this is not json",
+      }),
+    );
+    await stack.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: stack.queueUrl("standardized-test"),
+        MessageBody: '{"Type":"Notification","Message":"{oops"}',
+      }),
     );
 
     await runUntilDrained(
       stack,
       "standardized-test",
-      config("standardized-test", dir, `  - file:\n      directory: ${join(dir, "out")}\n      max_size_bytes: 1000000`),
+      config(
+        "standardized-test",
+        dir,
+        `  - file:\n      directory: ${join(dir, "out")}\n      max_size_bytes: 1000000`,
+      ),
     );
 
     const out = await readJsonLines(join(dir, "out"));
@@ -191,14 +329,25 @@ describe("exporter end to end against the local SQS/SNS/S3", () => {
     );
     const invalid = dead.filter((d) => d.kind === "invalid_record");
     expect(invalid.map((d) => d.line).sort()).toEqual([2, 3]);
-    const missing = dead.find((d) => JSON.stringify(d).includes("bad/missing.json.gz"));
-    expect(JSON.stringify(missing)).toContain("object_missing");
+    const reasonFor = (key: string) =>
+      String(dead.find((d) => JSON.stringify(d).includes(key))?.reason);
+    expect(reasonFor("bad/missing.json.gz")).toContain("object_missing");
+    expect(reasonFor("bad/corrupt.json.gz")).toContain("corrupt_gzip");
+    expect(reasonFor("bad/truncated.json.gz")).toContain("corrupt_gzip");
+    // The records before the damage in the truncated file were exported.
+    expect(out.filter((l) => l.includes('"pad"')).length).toBeGreaterThan(0);
   });
 
   it("keeps every file within max_size_bytes and at most max_files files", async () => {
     const dir = join(work, "rotation");
     const sim = await simulate({
-      target: { s3: stack.s3, sns: stack.sns, bucket: stack.bucket, topicArn: stack.topicArn("standardized"), region: stack.region },
+      target: {
+        s3: stack.s3,
+        sns: stack.sns,
+        bucket: stack.bucket,
+        topicArn: stack.topicArn("standardized"),
+        region: stack.region,
+      },
       format: "standardized",
       files: 2,
       recordsPerFile: 300,

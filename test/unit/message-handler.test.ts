@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Budget } from "../../src/core/budget.js";
+import { ExporterError } from "../../src/core/errors.js";
 import { FileProcessor } from "../../src/core/file-processor.js";
 import { MessageHandler } from "../../src/core/message-handler.js";
-import { ExporterError } from "../../src/core/errors.js";
 import { silentLogger } from "../../src/telemetry/logger.js";
 import { Metrics } from "../../src/telemetry/metrics.js";
 import { compileFilter } from "../../src/transforms/filter.js";
@@ -14,7 +14,9 @@ import {
   s3EventBody,
 } from "../helpers/fakes.js";
 
-function setup(opts: { maxReceives?: number; onMaxReceives?: "dead_letter" | "leave_in_queue" } = {}) {
+function setup(
+  opts: { maxReceives?: number; onMaxReceives?: "dead_letter" | "leave_in_queue" } = {},
+) {
   const source = new MemorySource();
   const all = new MemoryOutput("file[0]");
   const starts = new MemoryOutput("file[1]");
@@ -105,7 +107,11 @@ describe("MessageHandler", () => {
     );
     expect(outcome).toBe("dead_lettered");
     expect(control.deleted).toBe(1);
-    expect(deadLetter.entries[0]).toMatchObject({ kind: "failed_message", messageId: "m3", body: "not json at all" });
+    expect(deadLetter.entries[0]).toMatchObject({
+      kind: "failed_message",
+      messageId: "m3",
+      body: "not json at all",
+    });
   });
 
   it("records a missing object in the dead letter and still delivers the other file", async () => {
@@ -133,7 +139,9 @@ describe("MessageHandler", () => {
       new AbortController().signal,
     );
     expect(all.lines).toEqual(['{"a":1}', '{"a":2}']);
-    expect(deadLetter.entries.map((e) => (e.kind === "invalid_record" ? e.line : -1))).toEqual([2, 4]);
+    expect(deadLetter.entries.map((e) => (e.kind === "invalid_record" ? e.line : -1))).toEqual([
+      2, 4,
+    ]);
   });
 
   it("brings a transiently failing message back later, then dead-letters it at max receives", async () => {
@@ -141,25 +149,40 @@ describe("MessageHandler", () => {
     source.objects.set("bkt/k", new ExporterError("access_denied", "retryable", "access denied"));
     const first = new RecordingControl();
     expect(
-      await handler.handle({ id: "m6", body: s3EventBody("bkt", ["k"]), receiveCount: 1 }, first, new AbortController().signal),
+      await handler.handle(
+        { id: "m6", body: s3EventBody("bkt", ["k"]), receiveCount: 1 },
+        first,
+        new AbortController().signal,
+      ),
     ).toBe("retry_later");
     expect(first.deleted).toBe(0);
     expect(first.releases).toEqual([5]);
 
     const second = new RecordingControl();
     expect(
-      await handler.handle({ id: "m6", body: s3EventBody("bkt", ["k"]), receiveCount: 2 }, second, new AbortController().signal),
+      await handler.handle(
+        { id: "m6", body: s3EventBody("bkt", ["k"]), receiveCount: 2 },
+        second,
+        new AbortController().signal,
+      ),
     ).toBe("dead_lettered");
     expect(second.deleted).toBe(1);
     expect(deadLetter.entries[0]).toMatchObject({ kind: "failed_message", receiveCount: 2 });
   });
 
   it("leaves the message to the queue's redrive policy when asked to", async () => {
-    const { source, handler, deadLetter } = setup({ maxReceives: 1, onMaxReceives: "leave_in_queue" });
+    const { source, handler, deadLetter } = setup({
+      maxReceives: 1,
+      onMaxReceives: "leave_in_queue",
+    });
     source.objects.set("bkt/k", new ExporterError("access_denied", "retryable", "access denied"));
     const control = new RecordingControl();
     expect(
-      await handler.handle({ id: "m7", body: s3EventBody("bkt", ["k"]), receiveCount: 1 }, control, new AbortController().signal),
+      await handler.handle(
+        { id: "m7", body: s3EventBody("bkt", ["k"]), receiveCount: 1 },
+        control,
+        new AbortController().signal,
+      ),
     ).toBe("left_to_queue");
     expect(control.deleted).toBe(0);
     expect(deadLetter.entries).toEqual([]);
@@ -169,7 +192,13 @@ describe("MessageHandler", () => {
     const { handler, metrics } = setup();
     const control = new RecordingControl();
     const body = JSON.stringify({ Service: "Amazon S3", Event: "s3:TestEvent", Bucket: "bkt" });
-    expect(await handler.handle({ id: "m8", body, receiveCount: 1 }, control, new AbortController().signal)).toBe("test_event");
+    expect(
+      await handler.handle(
+        { id: "m8", body, receiveCount: 1 },
+        control,
+        new AbortController().signal,
+      ),
+    ).toBe("test_event");
     expect(control.deleted).toBe(1);
     expect((await metrics.testEvents.get()).values[0]?.value).toBe(1);
   });
@@ -180,7 +209,11 @@ describe("MessageHandler", () => {
     all.failNext = 1_000_000;
     const control = new RecordingControl();
     const ctl = new AbortController();
-    const done = handler.handle({ id: "m9", body: s3EventBody("bkt", ["k"]), receiveCount: 1 }, control, ctl.signal);
+    const done = handler.handle(
+      { id: "m9", body: s3EventBody("bkt", ["k"]), receiveCount: 1 },
+      control,
+      ctl.signal,
+    );
     while (all.writes < 2) await new Promise((r) => setTimeout(r, 5));
     ctl.abort(new Error("shutdown"));
     expect(await done).toBe("released");

@@ -4,9 +4,9 @@ import type { Rng } from "../random.js";
 import { DOCS, PROGRAM_TABLES, q, UNICODE_DOCS } from "./catalog.js";
 
 /**
- * What every format generator shares: the per-platform catalogue of programs, stable hashes
- * per binary path, process identities, timing, and the rules that guarantee rare content
- * (every event type, non-ASCII text, escaped JSON, nested arrays) shows up in every file.
+ * What every format generator shares: stable hashes per binary path, process identities, and
+ * the rules that guarantee rare content (every event type, non-ASCII text, \u-escaped JSON,
+ * nested arrays) shows up in every file.
  */
 
 /** Everything a record builder may use. `index` is the 0-based line number in the file. */
@@ -51,7 +51,7 @@ export function escapedLine(index: number): boolean {
   return index % 211 === 101;
 }
 
-/** Flags of line `index`: deterministic positions, so any file of >= 211 lines has them all. */
+/** Flags of line `index`: fixed positions, so any file of more than 101 lines has them all. */
 export function lineFlags(index: number): { unicode: boolean; nestedArrays: boolean } {
   return { unicode: index % 53 === 7 || escapedLine(index), nestedArrays: index % 97 === 13 };
 }

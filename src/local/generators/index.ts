@@ -1,7 +1,8 @@
 import { buildFleet, type Sensor } from "../fleet.js";
+import type { StreamType } from "../names.js";
 import { deriveSeed, Rng, type Weighted } from "../random.js";
 import { buildCfFlattened, CF_FLATTENED_TYPES, CF_FLATTENED_WEIGHTS } from "./cf-flattened.js";
-import { forcedTypes, lineFlags, type RecordContext, serialize } from "./common.js";
+import { escapedLine, forcedTypes, lineFlags, type RecordContext, serialize } from "./common.js";
 import { buildNativeRecord, NATIVE_TYPES, NATIVE_WEIGHTS } from "./native.js";
 import {
   buildStandardized,
@@ -16,7 +17,8 @@ import {
  * lines and compare them with what an exporter wrote, byte for byte.
  */
 
-export type TelemetryFormat = "native" | "standardized" | "cf-flattened";
+/** The three stream types of Red Canary's guide. */
+export type TelemetryFormat = StreamType;
 export const TELEMETRY_FORMATS: readonly TelemetryFormat[] = [
   "native",
   "standardized",
@@ -69,21 +71,34 @@ export function fileStartMs(seed: number, fileIndex: number): number {
 interface FormatSpec<T extends string> {
   readonly types: readonly T[];
   readonly weights: Weighted<T>;
+  /** Used for escaped lines: a type whose records always carry user names and paths. */
+  readonly textType: T;
   build(ctx: RecordContext, type: T): Record<string, unknown>;
 }
 
 function specOf(format: TelemetryFormat): FormatSpec<string> {
   switch (format) {
     case "native":
-      return { types: NATIVE_TYPES, weights: NATIVE_WEIGHTS, build: buildNativeRecord };
+      return {
+        types: NATIVE_TYPES,
+        weights: NATIVE_WEIGHTS,
+        textType: "ingress.event.procstart",
+        build: buildNativeRecord,
+      };
     case "standardized":
       return {
         types: STANDARDIZED_TYPES,
         weights: STANDARDIZED_WEIGHTS,
+        textType: "process_start",
         build: (ctx: RecordContext, t: StandardizedType) => buildStandardized(ctx, t).record,
       };
     case "cf-flattened":
-      return { types: CF_FLATTENED_TYPES, weights: CF_FLATTENED_WEIGHTS, build: buildCfFlattened };
+      return {
+        types: CF_FLATTENED_TYPES,
+        weights: CF_FLATTENED_WEIGHTS,
+        textType: "process_start",
+        build: buildCfFlattened,
+      };
   }
 }
 
@@ -116,7 +131,8 @@ export function generateFile(
       timeMs: Math.floor(startMs + index * step) + jitter,
       ...lineFlags(index),
     };
-    const type = forced.get(index) ?? rng.weighted(spec.weights);
+    const type =
+      forced.get(index) ?? (escapedLine(index) ? spec.textType : rng.weighted(spec.weights));
     lines[index] = serialize(spec.build(ctx, type), index);
     eventTypes[type] = (eventTypes[type] ?? 0) + 1;
   }

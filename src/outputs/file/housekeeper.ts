@@ -36,12 +36,15 @@ export class DirectoryHousekeeper {
   async start(): Promise<void> {
     await recoverAbandonedFiles(this.dir, this.instanceId, this.opts.staleMs, this.opts.logger);
     if (this.timer !== undefined) return;
-    this.timer = setInterval(() => {
-      if (this.periodic !== undefined) return;
-      this.periodic = this.recoverQuietly().finally(() => {
-        this.periodic = undefined;
-      });
-    }, Math.max(1000, Math.floor(this.opts.staleMs / 3)));
+    this.timer = setInterval(
+      () => {
+        if (this.periodic !== undefined) return;
+        this.periodic = this.recoverQuietly().finally(() => {
+          this.periodic = undefined;
+        });
+      },
+      Math.max(1000, Math.floor(this.opts.staleMs / 3)),
+    );
     this.timer.unref();
   }
 
