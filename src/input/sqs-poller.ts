@@ -73,6 +73,10 @@ export class SqsPoller {
           continue;
         }
         for (const m of messages) this.start(m, work);
+        // Short polling (wait_time_seconds 0) on an empty queue would otherwise spin.
+        if (messages.length === 0 && this.opts.waitTimeSeconds === 0) {
+          await sleep(1000, stop).catch(() => undefined);
+        }
       }
     } finally {
       while (this.inFlight.size > 0) await new Promise<void>((r) => this.onSlotFreed(r));

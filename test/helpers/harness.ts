@@ -20,11 +20,16 @@ export async function waitFor(
 }
 
 /**
- * Runs an in-process exporter on `configText` until the queue of `stream` is empty and nothing
- * is in flight, then stops it gracefully. The SDK finds the local stack through
- * AWS_ENDPOINT_URL, as a user's would.
+ * Runs `count` in-process exporters on the same `configText` (competing consumers, as users
+ * scale out) until the queue of `stream` is empty and nothing is in flight, then stops them
+ * gracefully. The SDK finds the local stack through AWS_ENDPOINT_URL, as a user's would.
  */
-export async function runUntilDrained(stack: LocalStack, stream: string, configText: string) {
+export async function runUntilDrained(
+  stack: LocalStack,
+  stream: string,
+  configText: string,
+  count = 1,
+) {
   process.env.AWS_ENDPOINT_URL = stack.endpoint;
   const cfg = parseConfig(configText, "test-config.yaml");
   const metrics = new Metrics();
@@ -32,21 +37,23 @@ export async function runUntilDrained(stack: LocalStack, stream: string, configT
   const logger = process.env.CE_TEST_LOG
     ? createLogger(process.env.CE_TEST_LOG as "debug")
     : silentLogger();
-  const { exporter, poller } = await createExporter(cfg, { logger, metrics });
-  const running = exporter.run();
+  const parts = await Promise.all(
+    Array.from({ length: count }, () => createExporter(cfg, { logger, metrics })),
+  );
+  const running = parts.map((p) => p.exporter.run());
   let idle = 0;
   await waitFor(
     async () => {
       const depth = await stack.queueDepth(stream);
-      idle =
-        depth.visible === 0 && depth.inFlight === 0 && poller.inFlightCount === 0 ? idle + 1 : 0;
+      const busy = parts.some((p) => p.poller.inFlightCount > 0);
+      idle = depth.visible === 0 && depth.inFlight === 0 && !busy ? idle + 1 : 0;
       return idle >= 3;
     },
     `queue ${stream} to drain`,
     60_000,
   );
-  exporter.stop("test done");
-  await running;
+  for (const p of parts) p.exporter.stop("test done");
+  await Promise.all(running);
   return { metrics };
 }
 

@@ -1,18 +1,16 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { simulate } from "../../src/local/simulator.js";
 import { type LocalStack, startLocalStack } from "../../src/local/stack.js";
+import { killAllCli, startCli } from "../helpers/cli.js";
 import { readJsonLines, waitFor } from "../helpers/harness.js";
 
-const CLI = resolve("dist/cli/main.js");
 let stack: LocalStack;
 let work: string;
-const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   stack = await startLocalStack({ port: 0 });
@@ -20,30 +18,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+  killAllCli();
   await stack?.stop();
   await rm(work, { recursive: true, force: true });
 });
 
-function startExporter(configPath: string): {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  log: () => string;
-} {
-  const child = spawn(process.execPath, [CLI, "run", "-c", configPath], {
-    env: { ...process.env, AWS_ENDPOINT_URL: stack.endpoint },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let output = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    output += d.toString();
-  });
-  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-  return { child, exited, log: () => output };
+function startExporter(configPath: string) {
+  return startCli(["run", "-c", configPath], { env: { AWS_ENDPOINT_URL: stack.endpoint } });
 }
 
 describe("crash safety", () => {
@@ -125,5 +106,84 @@ log_level: warn
       `crash test: ${expected.length} records, ${got.length} written, ${duplicates} duplicates, ${leftovers.length} temp files recovered`,
     );
     expect(got.length).toBeGreaterThanOrEqual(expected.length);
+  }, 180_000);
+});
+
+describe("graceful shutdown", () => {
+  it("on SIGTERM releases unfinished messages at once, completes its files and exits 0", async () => {
+    const dir = join(work, "sigterm");
+    const out = join(dir, "out");
+    const sim = await simulate({
+      target: {
+        s3: stack.s3,
+        sns: stack.sns,
+        bucket: stack.bucket,
+        topicArn: stack.topicArn("native"),
+        region: stack.region,
+      },
+      format: "native",
+      files: 30,
+      recordsPerFile: 2000,
+      seed: 5,
+    });
+    const configPath = join(work, "sigterm.yaml");
+    // A long visibility timeout: if released messages were not made visible at once, the
+    // restarted exporter could not finish within the test's time. Short polling, so no long
+    // poll cut by the shutdown can catch a released message on the server side.
+    await writeFile(
+      configPath,
+      `customer_identifier: demo
+input:
+  stream_name: native
+  aws_access_key_id: test
+  aws_secret_access_key: test
+  visibility_timeout_seconds: 600
+  wait_time_seconds: 0
+  max_concurrent_files: 2
+outputs:
+  - file:
+      directory: ${out}
+      max_size_bytes: 300000
+dead_letter:
+  directory: ${join(dir, "dead-letter")}
+shutdown_grace_seconds: 0
+log_level: info
+`,
+    );
+    const first = startExporter(configPath);
+    await waitFor(
+      async () => (await readJsonLines(out).catch(() => [])).length > 5_000,
+      "progress",
+      60_000,
+    );
+    first.child.kill("SIGTERM");
+    expect(await first.exited, first.log()).toBe(0);
+    expect(first.log()).toContain("SIGTERM received");
+    const depth = await stack.queueDepth("native");
+    expect(depth.inFlight).toBe(0);
+    expect(depth.visible).toBeGreaterThan(0);
+    expect((await readdir(out)).filter((n) => n.endsWith(".partial"))).toEqual([]);
+
+    const second = startExporter(configPath);
+    await waitFor(
+      async () => {
+        const d = await stack.queueDepth("native");
+        return d.visible === 0 && d.inFlight === 0;
+      },
+      "the restarted exporter to drain the queue",
+      60_000,
+    );
+    second.child.kill("SIGINT");
+    expect(await second.exited, second.log()).toBe(0);
+    const expected: string[] = [];
+    for (const f of sim.files) {
+      const res = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: f.key }));
+      const bytes = Buffer.from(
+        await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+      );
+      expected.push(...gunzipSync(bytes).toString("utf8").split("\n").filter(Boolean));
+    }
+    const got = new Set(await readJsonLines(out));
+    expect(expected.filter((l) => !got.has(l))).toEqual([]);
   }, 180_000);
 });

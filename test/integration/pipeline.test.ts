@@ -338,6 +338,43 @@ describe("exporter end to end against the local SQS/SNS/S3", () => {
     expect(out.filter((l) => l.includes('"pad"')).length).toBeGreaterThan(0);
   });
 
+  it("lets two exporters with the same config share the queue and the output directory", async () => {
+    const dir = join(work, "two");
+    const sim = await simulate({
+      target: {
+        s3: stack.s3,
+        sns: stack.sns,
+        bucket: stack.bucket,
+        topicArn: stack.topicArn("cf-flattened"),
+        region: stack.region,
+      },
+      format: "cf-flattened",
+      files: 12,
+      recordsPerFile: 500,
+      seed: 12,
+    });
+    await runUntilDrained(
+      stack,
+      "cf-flattened",
+      config(
+        "cf-flattened",
+        dir,
+        `  - file:\n      directory: ${join(dir, "out")}\n      max_size_bytes: 50000\n      max_files: 1000`,
+      ),
+      2,
+    );
+    const expected: string[] = [];
+    for (const f of sim.files) expected.push(...(await objectLines(f.key)));
+    const names = await readdir(join(dir, "out"));
+    expect(names.filter((n) => n.endsWith(".partial"))).toEqual([]);
+    // Both instances wrote files (names carry the instance), and each record is there once.
+    const instances = new Set(
+      names.filter((n) => n.endsWith(".json")).map((n) => n.split("-").slice(3, -1).join("-")),
+    );
+    expect(instances.size).toBe(2);
+    expect(sorted(await readJsonLines(join(dir, "out")))).toEqual(sorted(expected));
+  });
+
   it("keeps every file within max_size_bytes and at most max_files files", async () => {
     const dir = join(work, "rotation");
     const sim = await simulate({
