@@ -115,7 +115,13 @@ main(process.argv.slice(2)).then(
     setTimeout(() => process.exit(code), 1000).unref();
   },
   (err: unknown) => {
-    const message = err instanceof Error ? err.message : String(err);
+    const missingDevDependency =
+      (err as { code?: string }).code === "ERR_MODULE_NOT_FOUND" && String(err).includes("fauxqs");
+    const message = missingDevDependency
+      ? "this command needs the development dependencies (the local SQS/SNS/S3 server): run it from a clone of the repository after `npm ci`"
+      : err instanceof Error
+        ? err.message
+        : String(err);
     process.stderr.write(`canary-exporter: ${message}\n`);
     process.exitCode = 1;
   },

@@ -36,13 +36,13 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-function config(stream: string, dir: string, maxReceives: number): string {
+function config(stream: string, dir: string, maxReceives: number, visibility = 30): string {
   return `customer_identifier: demo
 input:
   stream_name: ${stream}
   aws_access_key_id: test
   aws_secret_access_key: test
-  visibility_timeout_seconds: 30
+  visibility_timeout_seconds: ${visibility}
   wait_time_seconds: 1
 outputs:
   - file:
@@ -116,5 +116,29 @@ describe("faults on the S3 side, injected by a proxy", () => {
     expect(dead[0]).toMatchObject({ kind: "failed_message", receiveCount: 2 });
     expect(String(dead[0]?.reason)).toContain("access denied");
     expect(await counterValue(metrics.messagesDeadLettered)).toBe(1);
+  });
+
+  it("keeps a slow message invisible with the heartbeat: it is received once, not twice", async () => {
+    const dir = join(work, "slow");
+    const lines = Array.from({ length: 100 }, (_, i) =>
+      JSON.stringify({ type: "ingress.event.filemod", i }),
+    );
+    // The object takes 12 s to arrive; the visibility timeout is 5 s. Without the heartbeat
+    // the message would be handed out again after 5 s and its records written twice.
+    proxy.rules.push({
+      method: "GET",
+      path: /faults\/slow\.json\.gz/,
+      times: 1,
+      fault: { kind: "delay", ms: 12_000 },
+    });
+    await put("cf-flattened", "faults/slow.json.gz", lines);
+    const { metrics } = await runUntilDrained(
+      stack,
+      "cf-flattened",
+      config("cf-flattened", dir, 3, 5),
+    );
+    expect(proxy.hits[proxy.rules.length - 1]).toBe(1);
+    expect(await counterValue(metrics.messagesReceived)).toBe(1);
+    expect(sorted(await readJsonLines(join(dir, "out")))).toEqual(sorted(lines));
   });
 });
