@@ -1,25 +1,14 @@
 import { type DestinationStream, type LevelWithSilent, type Logger, pino } from "pino";
+import { SECRET_KEYS } from "../config/secrets.js";
 
 export type { Logger } from "pino";
 
 /**
- * Keys whose values are secrets wherever they appear in a logged object. Config objects are
- * never logged whole (see config/redact.ts), this is the second line of defence.
+ * Secret config keys are redacted wherever they appear in a logged object, at the top or one
+ * level down. Config objects are never logged whole (see config/redact.ts): this is the second
+ * line of defence.
  */
-const SECRET_PATHS = [
-  "aws_access_key_id",
-  "aws_secret_access_key",
-  "aws_session_token",
-  "red_canary_authentication_token",
-  "storage_access_key",
-  "credentials_json",
-  "*.aws_access_key_id",
-  "*.aws_secret_access_key",
-  "*.aws_session_token",
-  "*.red_canary_authentication_token",
-  "*.storage_access_key",
-  "*.credentials_json",
-];
+const SECRET_PATHS = [...SECRET_KEYS].flatMap((k) => [k, `*.${k}`]);
 
 /** JSON lines on stdout (or the given stream): one object per event, `msg` says what happened. */
 export function createLogger(

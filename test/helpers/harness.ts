@@ -1,5 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { parseConfig } from "../../src/config/index.js";
 import type { LocalStack } from "../../src/local/stack.js";
 import { createExporter } from "../../src/runtime/create-exporter.js";
@@ -90,4 +92,42 @@ export function sorted(lines: readonly string[]): string[] {
 
 export async function counterValue(c: { get(): Promise<{ values: Array<{ value: number }> }> }) {
   return (await c.get()).values.reduce((a, v) => a + v.value, 0);
+}
+
+/** The simulator's target for one stream of a local stack. */
+export function simTarget(stack: LocalStack, stream: string) {
+  return {
+    s3: stack.s3,
+    sns: stack.sns,
+    bucket: stack.bucket,
+    topicArn: stack.topicArn(stream),
+    region: stack.region,
+  };
+}
+
+/** The lines of an object as stored in the stack's bucket (gunzipped when gzip). */
+export async function objectLines(stack: LocalStack, key: string): Promise<string[]> {
+  const res = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+  const body = res.Body as { transformToByteArray(): Promise<Uint8Array> };
+  const bytes = Buffer.from(await body.transformToByteArray());
+  const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString(
+    "utf8",
+  );
+  return text
+    .split("\n")
+    .map((l) => l.replace(/\r$/, ""))
+    .filter((l) => l.trim() !== "");
+}
+
+/** Every line of every simulated file, in file order. */
+export async function simulatedLines(stack: LocalStack, files: ReadonlyArray<{ key: string }>) {
+  const lines: string[] = [];
+  for (const f of files) lines.push(...(await objectLines(stack, f.key)));
+  return lines;
+}
+
+/** True when the stream's queue holds no message, visible or in flight. */
+export async function queueEmpty(stack: LocalStack, stream: string): Promise<boolean> {
+  const d = await stack.queueDepth(stream);
+  return d.visible === 0 && d.inFlight === 0;
 }

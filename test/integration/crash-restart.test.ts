@@ -1,13 +1,17 @@
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
-import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { simulate } from "../../src/local/simulator.js";
 import { type LocalStack, startLocalStack } from "../../src/local/stack.js";
 import { killAllCli, startCli } from "../helpers/cli.js";
-import { readJsonLines, waitFor } from "../helpers/harness.js";
+import {
+  queueEmpty,
+  readJsonLines,
+  simTarget,
+  simulatedLines,
+  waitFor,
+} from "../helpers/harness.js";
 
 let stack: LocalStack;
 let work: string;
@@ -30,13 +34,7 @@ function startExporter(configPath: string) {
 describe("crash safety", () => {
   it("loses nothing when the exporter is killed with SIGKILL mid-run and restarted", async () => {
     const sim = await simulate({
-      target: {
-        s3: stack.s3,
-        sns: stack.sns,
-        bucket: stack.bucket,
-        topicArn: stack.topicArn("standardized"),
-        region: stack.region,
-      },
+      target: simTarget(stack, "standardized"),
       format: "standardized",
       files: 30,
       recordsPerFile: 2000,
@@ -88,14 +86,7 @@ log_level: warn
     second.child.kill("SIGTERM");
     expect(await second.exited, second.log()).toBe(0);
 
-    const expected: string[] = [];
-    for (const f of sim.files) {
-      const res = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: f.key }));
-      const bytes = Buffer.from(
-        await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
-      );
-      expected.push(...gunzipSync(bytes).toString("utf8").split("\n").filter(Boolean));
-    }
+    const expected = await simulatedLines(stack, sim.files);
     const got = await readJsonLines(out);
     const gotSet = new Set(got);
     const missing = expected.filter((l) => !gotSet.has(l));
@@ -114,13 +105,7 @@ describe("graceful shutdown", () => {
     const dir = join(work, "sigterm");
     const out = join(dir, "out");
     const sim = await simulate({
-      target: {
-        s3: stack.s3,
-        sns: stack.sns,
-        bucket: stack.bucket,
-        topicArn: stack.topicArn("native"),
-        region: stack.region,
-      },
+      target: simTarget(stack, "native"),
       format: "native",
       files: 30,
       recordsPerFile: 2000,
@@ -166,23 +151,13 @@ log_level: info
 
     const second = startExporter(configPath);
     await waitFor(
-      async () => {
-        const d = await stack.queueDepth("native");
-        return d.visible === 0 && d.inFlight === 0;
-      },
+      () => queueEmpty(stack, "native"),
       "the restarted exporter to drain the queue",
       60_000,
     );
     second.child.kill("SIGINT");
     expect(await second.exited, second.log()).toBe(0);
-    const expected: string[] = [];
-    for (const f of sim.files) {
-      const res = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: f.key }));
-      const bytes = Buffer.from(
-        await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
-      );
-      expected.push(...gunzipSync(bytes).toString("utf8").split("\n").filter(Boolean));
-    }
+    const expected = await simulatedLines(stack, sim.files);
     const got = new Set(await readJsonLines(out));
     expect(expected.filter((l) => !got.has(l))).toEqual([]);
   }, 180_000);

@@ -2,15 +2,22 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gunzipSync, gzipSync } from "node:zlib";
-import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { gzipSync } from "node:zlib";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3EventFor, s3TestEvent, simulate } from "../../src/local/simulator.js";
 import { type LocalStack, startLocalStack } from "../../src/local/stack.js";
 import { compileFilter } from "../../src/transforms/filter.js";
-import { readDeadLetters, readJsonLines, runUntilDrained, sorted } from "../helpers/harness.js";
+import {
+  readDeadLetters,
+  readJsonLines,
+  runUntilDrained,
+  simTarget,
+  simulatedLines,
+  sorted,
+} from "../helpers/harness.js";
 
 let stack: LocalStack;
 let work: string;
@@ -41,20 +48,6 @@ dead_letter:
   max_receives: 1
 shutdown_grace_seconds: 5
 ${extra}`;
-}
-
-async function objectLines(key: string): Promise<string[]> {
-  const res = await stack.s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
-  const bytes = Buffer.from(
-    await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
-  );
-  const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString(
-    "utf8",
-  );
-  return text
-    .split("\n")
-    .map((l) => l.replace(/\r$/, ""))
-    .filter((l) => l.trim() !== "");
 }
 
 /** An S3 event put straight into a queue, as S3 -> SQS without SNS would deliver it. */
@@ -93,13 +86,7 @@ describe("exporter end to end against the local SQS/SNS/S3", () => {
   it("delivers every record of every file to exactly the outputs that want it", async () => {
     const dir = join(work, "e2e");
     const sim = await simulate({
-      target: {
-        s3: stack.s3,
-        sns: stack.sns,
-        bucket: stack.bucket,
-        topicArn: stack.topicArn("standardized"),
-        region: stack.region,
-      },
+      target: simTarget(stack, "standardized"),
       format: "standardized",
       files: 6,
       recordsPerFile: 700,
@@ -123,8 +110,7 @@ describe("exporter end to end against the local SQS/SNS/S3", () => {
         sensor_id: ["529", 530, 531, 532, 533, 534, 535, 536, 537, 538, 539, 540]`,
       ),
     );
-    const expected: string[] = [];
-    for (const f of sim.files) expected.push(...(await objectLines(f.key)));
+    const expected = await simulatedLines(stack, sim.files);
     expect(expected.length).toBe(4200);
     const keep = compileFilter({
       event_type_cd: ["process_start", "network_connection"],
@@ -179,13 +165,7 @@ describe("exporter end to end against the local SQS/SNS/S3", () => {
     try {
       const dir = join(work, "raw");
       const sim = await simulate({
-        target: {
-          s3: raw.s3,
-          sns: raw.sns,
-          bucket: raw.bucket,
-          topicArn: raw.topicArn("native"),
-          region: raw.region,
-        },
+        target: simTarget(raw, "native"),
         format: "native",
         files: 3,
         recordsPerFile: 200,
@@ -201,14 +181,9 @@ describe("exporter end to end against the local SQS/SNS/S3", () => {
           `  - file:\n      directory: ${join(dir, "out")}\n      max_size_bytes: 1000000\n      export_only_where:\n        type: [ingress.event.netconn]`,
         ),
       );
-      const expected: string[] = [];
-      for (const f of sim.files) {
-        const res = await raw.s3.send(new GetObjectCommand({ Bucket: raw.bucket, Key: f.key }));
-        const text = await (
-          res.Body as { transformToString(): Promise<string> }
-        ).transformToString();
-        expected.push(...text.split("\n").filter((l) => l.includes('"ingress.event.netconn"')));
-      }
+      const expected = (await simulatedLines(raw, sim.files)).filter((l) =>
+        l.includes('"ingress.event.netconn"'),
+      );
       expect(expected.length).toBeGreaterThan(0);
       expect(sorted(await readJsonLines(join(dir, "out")))).toEqual(sorted(expected));
     } finally {
@@ -341,13 +316,7 @@ describe("exporter end to end against the local SQS/SNS/S3", () => {
   it("lets two exporters with the same config share the queue and the output directory", async () => {
     const dir = join(work, "two");
     const sim = await simulate({
-      target: {
-        s3: stack.s3,
-        sns: stack.sns,
-        bucket: stack.bucket,
-        topicArn: stack.topicArn("cf-flattened"),
-        region: stack.region,
-      },
+      target: simTarget(stack, "cf-flattened"),
       format: "cf-flattened",
       files: 12,
       recordsPerFile: 500,
@@ -363,8 +332,7 @@ describe("exporter end to end against the local SQS/SNS/S3", () => {
       ),
       2,
     );
-    const expected: string[] = [];
-    for (const f of sim.files) expected.push(...(await objectLines(f.key)));
+    const expected = await simulatedLines(stack, sim.files);
     const names = await readdir(join(dir, "out"));
     expect(names.filter((n) => n.endsWith(".partial"))).toEqual([]);
     // Both instances wrote files (names carry the instance), and each record is there once.
@@ -378,13 +346,7 @@ describe("exporter end to end against the local SQS/SNS/S3", () => {
   it("keeps every file within max_size_bytes and at most max_files files", async () => {
     const dir = join(work, "rotation");
     const sim = await simulate({
-      target: {
-        s3: stack.s3,
-        sns: stack.sns,
-        bucket: stack.bucket,
-        topicArn: stack.topicArn("standardized"),
-        region: stack.region,
-      },
+      target: simTarget(stack, "standardized"),
       format: "standardized",
       files: 2,
       recordsPerFile: 300,
@@ -401,8 +363,7 @@ describe("exporter end to end against the local SQS/SNS/S3", () => {
         `  - file:\n      directory: ${unbounded}\n      max_size_bytes: 20000\n  - file:\n      directory: ${bounded}\n      max_size_bytes: 20000\n      max_files: 3`,
       ),
     );
-    const expected: string[] = [];
-    for (const f of sim.files) expected.push(...(await objectLines(f.key)));
+    const expected = await simulatedLines(stack, sim.files);
     const names = (await readdir(unbounded)).filter((n) => n.endsWith(".json"));
     expect(names.length).toBeGreaterThan(3);
     for (const n of names) expect((await stat(join(unbounded, n))).size).toBeLessThanOrEqual(20000);
