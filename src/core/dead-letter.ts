@@ -12,6 +12,7 @@ import type { DeadLetterEntry, DeadLetterSink } from "./types.js";
 /** One file per kind of entry, so an operator can find bad lines apart from failed messages. */
 const FILE_GROUP: Record<DeadLetterEntry["kind"], string> = {
   invalid_record: "invalid-records",
+  rejected_record: "rejected-records",
   failed_file: "failed-files",
   failed_message: "failed-messages",
 };

@@ -30,6 +30,8 @@ export interface OutputContext {
   /** Unique per running process, safe in file and object names (see core/instance.ts). */
   readonly instanceId: string;
   readonly logger: import("pino").Logger;
+  /** Where a record the destination can never take (too large for Kinesis) goes, with why. */
+  readonly deadLetter: DeadLetterSink;
 }
 
 /**
@@ -67,6 +69,14 @@ export type DeadLetterEntry =
       readonly line: number;
       readonly reason: string;
       /** The line as read, cut to a bounded length when huge. */
+      readonly raw: string;
+    }
+  | {
+      /** A record an output can never accept (e.g. over Kinesis' 1 MB), with the output's id. */
+      readonly kind: "rejected_record";
+      readonly source: SourceRef;
+      readonly output: string;
+      readonly reason: string;
       readonly raw: string;
     }
   | {

@@ -46,7 +46,8 @@ export async function createExporter(
   const { sqs, s3 } = createInputClients(input, input.max_concurrent_files);
   const queueUrl = await resolveQueue(sqs, cfg);
 
-  const ctx = { instanceId, logger };
+  const deadLetter = new FileDeadLetterSink(cfg.dead_letter.directory, instanceId);
+  const ctx = { instanceId, logger, deadLetter };
   const routes: Route[] = cfg.outputs.map((o) => ({
     output: createOutput(o, ctx),
     filter: compileFilter(o.config.export_only_where),
@@ -60,8 +61,6 @@ export async function createExporter(
       );
     }
   }
-  const deadLetter = new FileDeadLetterSink(cfg.dead_letter.directory, instanceId);
-
   const files = new FileProcessor({
     source: new S3ObjectSource(s3, metrics),
     routes,

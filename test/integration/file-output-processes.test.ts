@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RotatingFileOutput } from "../../src/outputs/file/rotating-file-output.js";
 import { silentLogger } from "../../src/telemetry/logger.js";
+import { MemoryDeadLetter } from "../helpers/fakes.js";
 
 /**
  * Real processes sharing one output directory, through the compiled output in dist/ (`npm test`
@@ -142,7 +143,11 @@ describe("file output shared by several processes", () => {
     await utimes(lock, old, old);
     const next = new RotatingFileOutput(
       { directory: dir, max_size_bytes: 10_000_000 },
-      { instanceId: "host-n-404-dddddd", logger: silentLogger() },
+      {
+        instanceId: "host-n-404-dddddd",
+        logger: silentLogger(),
+        deadLetter: new MemoryDeadLetter(),
+      },
       "file[0]",
     );
     await next.healthcheck();

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { RotatingFileOutput } from "../../src/outputs/file/rotating-file-output.js";
 import { silentLogger } from "../../src/telemetry/logger.js";
+import { MemoryDeadLetter } from "../helpers/fakes.js";
 import { batch, jsonFiles, record, tempDir } from "./file-output-helpers.js";
 
 const DEAD = "deadhost-4242-abcdef";
@@ -26,7 +27,7 @@ afterEach(async () => {
 function output(instanceId = "live-1", maxSize = 100_000): RotatingFileOutput {
   const o = new RotatingFileOutput(
     { directory: dir, max_size_bytes: maxSize },
-    { instanceId, logger: silentLogger() },
+    { instanceId, logger: silentLogger(), deadLetter: new MemoryDeadLetter() },
     "file[0]",
     { idleFlushMs: 0, lockStaleMs: 30_000 },
   );
@@ -106,7 +107,7 @@ describe("RotatingFileOutput crash recovery", () => {
     // Prepare
     const out = new RotatingFileOutput(
       { directory: dir, max_size_bytes: 100_000 },
-      { instanceId: "live-1", logger: silentLogger() },
+      { instanceId: "live-1", logger: silentLogger(), deadLetter: new MemoryDeadLetter() },
       "file[0]",
       { idleFlushMs: 0, lockStaleMs: 100 },
     );

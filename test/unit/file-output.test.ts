@@ -9,6 +9,7 @@ import {
   type RotatingFileOutputOptions,
 } from "../../src/outputs/file/rotating-file-output.js";
 import { silentLogger } from "../../src/telemetry/logger.js";
+import { MemoryDeadLetter } from "../helpers/fakes.js";
 import {
   batch,
   concatenated,
@@ -45,7 +46,7 @@ function output(
       max_size_bytes: cfg.max_size_bytes,
       max_files: cfg.max_files,
     },
-    { instanceId: "test-inst-1", logger: silentLogger() },
+    { instanceId: "test-inst-1", logger: silentLogger(), deadLetter: new MemoryDeadLetter() },
     "file[0]",
     { now: steppingClock(), idleFlushMs: 0, ...opts },
   );
