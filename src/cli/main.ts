@@ -98,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
         files: num(values.files),
         records: num(values.records),
         seed: num(values.seed),
+        ...(values.namespace ? { namespace: values.namespace } : {}),
         out: process.stdout,
       });
     }

@@ -20,7 +20,7 @@ export interface InputConfig {
   queue_url?: string;
   /** 1..64, default 4. */
   max_concurrent_files: number;
-  /** 30..43200, default 300. */
+  /** 5..43200, default 300. */
   visibility_timeout_seconds: number;
   /** 0..20, default 20. */
   wait_time_seconds: number;

@@ -37,10 +37,11 @@ export async function deliver(output: Output, batch: RecordBatch, opts: Delivery
       const code = err instanceof ExporterError ? err.code : "write_failed";
       opts.metrics.errors.inc({ error_type: code, stage: "sending" });
       const delay = backoffDelay(attempt, { baseMs: base, maxMs: max });
-      // Permanent errors need an operator (permissions, full disk policy): ERROR. Transient
-      // ones are expected now and then: WARN, and only every few attempts once they repeat.
+      // Permanent errors need an operator (permissions): ERROR. Transient ones are expected
+      // now and then: WARN, and only every few attempts once they repeat; one that persists
+      // (a full disk, an outage) needs an operator too, so it becomes ERROR.
       if (permanent || attempt < 3 || attempt % 10 === 0) {
-        opts.logger[permanent ? "error" : "warn"](
+        opts.logger[permanent || attempt >= 5 ? "error" : "warn"](
           {
             output: output.id,
             error_type: code,

@@ -86,6 +86,7 @@ export class MessageHandler {
       const code = err instanceof ExporterError ? err.code : "bad_notification";
       metrics.errors.inc({ error_type: code, stage: "receiving" });
       await this.deadLetterMessage(msg, `${code}: ${describeError(err)}`);
+      metrics.messagesDeadLettered.inc();
       log.error(
         { error_type: code },
         `SQS message ${msg.id} is not an S3 notification: ${describeError(err)}; written to the dead-letter directory and deleted`,

@@ -12,6 +12,7 @@ import { MessageHandler } from "../core/message-handler.js";
 import { createInputClients } from "../input/aws-clients.js";
 import { S3ObjectSource } from "../input/s3-source.js";
 import { SqsPoller } from "../input/sqs-poller.js";
+import { probeWritableDirectory } from "../outputs/file/probe.js";
 import { createOutput } from "../outputs/registry.js";
 import type { Metrics } from "../telemetry/metrics.js";
 import { compileFilter } from "../transforms/filter.js";
@@ -47,6 +48,13 @@ export async function createExporter(
   const queueUrl = await resolveQueue(sqs, cfg);
 
   const deadLetter = new FileDeadLetterSink(cfg.dead_letter.directory, instanceId);
+  try {
+    await probeWritableDirectory(cfg.dead_letter.directory);
+  } catch (err) {
+    throw new StartupError(
+      `dead_letter.directory ${cfg.dead_letter.directory} is not writable: ${describeError(err)}; bad input could not be kept there`,
+    );
+  }
   const ctx = { instanceId, logger, deadLetter };
   const routes: Route[] = cfg.outputs.map((o) => ({
     output: createOutput(o, ctx),
@@ -126,8 +134,9 @@ async function resolveQueue(sqs: SQSClient, cfg: ExporterConfig): Promise<string
             code.includes("InvalidClientTokenId")
           ? "check input.aws_access_key_id / aws_secret_access_key (or the AWS credentials of this host)"
           : "check network access to SQS in input.aws_region";
+    const queue = cfg.input.queue_url ?? name;
     throw new StartupError(
-      `cannot reach SQS queue ${name} in ${cfg.input.aws_region}: ${code || "error"}: ${describeError(err)}; ${hint}`,
+      `cannot reach SQS queue ${queue} in ${cfg.input.aws_region}: ${code || "error"}: ${describeError(err)}; ${hint}`,
     );
   }
 }

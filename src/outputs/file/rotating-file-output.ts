@@ -30,7 +30,7 @@ export interface RotatingFileOutputOptions {
   now?: () => Date;
   /** A file with data and no write for this long is completed. Default 60 000; 0 disables. */
   idleFlushMs?: number;
-  /** Another instance's lock older than this means it is gone. Default 60 000. */
+  /** Another instance's lock older than this means it is gone. Default 30 000. */
   lockStaleMs?: number;
   /** How often this instance refreshes its own lock. Default 5 000. */
   lockRefreshMs?: number;
