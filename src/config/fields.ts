@@ -84,6 +84,13 @@ export const compressionFormat = oneOf(["none", "gzip"], 'expected "none" or "gz
 /** Bytes per file or object before the output starts a new one. */
 export const maxSizeBytes = withDefault(integer({ min: 1 }), 10_000_000);
 
+/**
+ * Ours, for the object outputs (s3, azure_blob, google_cloud_storage): an object is uploaded when
+ * it reaches max_size_bytes or when its first record has waited this many seconds, so data keeps
+ * flowing at low volume. The records' SQS messages stay in flight until then.
+ */
+export const flushIntervalSeconds = withDefault(integer({ min: 1, max: 3600 }), 60);
+
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()], {
   error: "expected a list of values (strings, numbers, true/false or null)",
 });

@@ -154,6 +154,7 @@ describe("outputs", () => {
       object_key_prefix: "",
       aws_region: "eu-west-1",
       max_size_bytes: 10_000_000,
+      flush_interval_seconds: 60,
       compression_format: "none",
     });
     expect(outputOf(cfg, "azure_blob", 3).config).toEqual({
@@ -161,6 +162,7 @@ describe("outputs", () => {
       container_name: "telemetry",
       blob_name_prefix: "",
       max_size_bytes: 10_000_000,
+      flush_interval_seconds: 60,
       compression_format: "none",
     });
     expect(outputOf(cfg, "google_cloud_storage", 4).config).toEqual({
@@ -168,6 +170,7 @@ describe("outputs", () => {
       object_key_prefix: "",
       credentials_json: `${GCP_KEY}\n`,
       max_size_bytes: 10_000_000,
+      flush_interval_seconds: 60,
       compression_format: "none",
     });
     expect(outputOf(cfg, "google_cloud_pubsub", 5).config).toEqual({

@@ -3,6 +3,7 @@ import { z } from "zod";
 import {
   compressionFormat,
   exportOnlyWhere,
+  flushIntervalSeconds,
   matching,
   maxSizeBytes,
   optional,
@@ -29,6 +30,8 @@ export const azureBlobOutputSchema = z.strictObject({
    */
   storage_access_key: optional(secret),
   max_size_bytes: maxSizeBytes,
+  /** Ours: see fields.ts. Default 60. */
+  flush_interval_seconds: flushIntervalSeconds,
   compression_format: withDefault(compressionFormat, "none"),
   export_only_where: exportOnlyWhere,
 });

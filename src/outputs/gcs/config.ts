@@ -4,6 +4,7 @@ import {
   compressionFormat,
   credentialsJson,
   exportOnlyWhere,
+  flushIntervalSeconds,
   maxSizeBytes,
   optional,
   text,
@@ -20,6 +21,8 @@ export const gcsOutputSchema = z.strictObject({
    */
   credentials_json: optional(credentialsJson),
   max_size_bytes: maxSizeBytes,
+  /** Ours: see fields.ts. Default 60. */
+  flush_interval_seconds: flushIntervalSeconds,
   compression_format: withDefault(compressionFormat, "none"),
   export_only_where: exportOnlyWhere,
 });

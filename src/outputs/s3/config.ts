@@ -4,6 +4,7 @@ import {
   awsRegion,
   compressionFormat,
   exportOnlyWhere,
+  flushIntervalSeconds,
   maxSizeBytes,
   optional,
   secret,
@@ -25,6 +26,8 @@ export const s3OutputSchema = z.strictObject({
   /** Absent: the output resolves it (AWS_REGION, then the profile). */
   aws_region: optional(awsRegion),
   max_size_bytes: maxSizeBytes,
+  /** Ours: see fields.ts. Default 60. */
+  flush_interval_seconds: flushIntervalSeconds,
   compression_format: withDefault(compressionFormat, "none"),
   export_only_where: exportOnlyWhere,
 });
