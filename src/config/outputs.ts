@@ -39,7 +39,14 @@ export function isOutputType(name: string): name is OutputType {
  * Output types this build can run. The config accepts every type of the guide; `validate` and
  * `run` refuse the others with a clear message instead of starting without them.
  */
-export const IMPLEMENTED_OUTPUTS: ReadonlySet<string> = new Set<OutputType>(["file"]);
+export const IMPLEMENTED_OUTPUTS: ReadonlySet<string> = new Set<OutputType>([
+  "file",
+  "kinesis",
+  "azure_blob",
+  "s3",
+  "google_cloud_pubsub",
+  "google_cloud_storage",
+]);
 
 export type OutputConfigByType = {
   [K in OutputType]: z.output<(typeof OUTPUT_SCHEMAS)[K]>;

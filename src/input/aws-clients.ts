@@ -37,8 +37,9 @@ function httpHandler(maxSockets: number) {
     httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
     httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
     connectionTimeout: 10_000,
-    // Long polls last up to 20 s; a read that is silent for longer than this is a dead socket.
-    requestTimeout: 60_000,
+    // Long polls last up to 20 s; a socket silent for longer than this is dead. (Not
+    // requestTimeout: that bounds a whole request, and streaming a large object takes minutes.)
+    socketTimeout: 60_000,
   });
 }
 

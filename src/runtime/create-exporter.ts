@@ -64,6 +64,8 @@ export async function createExporter(
     try {
       await output.healthcheck(AbortSignal.timeout(30_000));
     } catch (err) {
+      // Release what the outputs built so far hold (client connections, lock files).
+      await Promise.allSettled(routes.map((r) => r.output.close()));
       throw new StartupError(
         `output ${output.id} failed its start-up check: ${describeError(err)}`,
       );

@@ -11,8 +11,8 @@ import type { AddressInfo } from "node:net";
  * A small fault-injecting HTTP proxy, owned by the project, for tests against real local
  * servers: requests go through to `upstream` unless a rule matches, in which case the rule's
  * fault is served instead (an error status with an AWS-style XML or JSON body, a response cut
- * after some bytes, or a delay). Rules fire `times` times (default: forever). It speaks plain
- * HTTP on 127.0.0.1 only.
+ * after some bytes, a delay, or a rewrite of the request and response bodies on their way
+ * through). Rules fire `times` times (default: forever). It speaks plain HTTP on 127.0.0.1 only.
  */
 export interface FaultRule {
   readonly method?: string;
@@ -24,7 +24,20 @@ export interface FaultRule {
   readonly fault:
     | { kind: "status"; status: number; body?: string; contentType?: string }
     | { kind: "cut"; afterBytes: number }
-    | { kind: "delay"; ms: number };
+    | { kind: "delay"; ms: number }
+    | { kind: "rewrite"; rewrite: (requestBody: string) => Rewrite };
+}
+
+/**
+ * What a `rewrite` rule does with one request: forwards `request` instead of the body it got
+ * (unchanged when absent), then answers with `response(upstreamBody)` instead of the upstream's
+ * body (unchanged when absent), status and other headers as the upstream sent them. It lets a
+ * test make a service answer partly (Kinesis PutRecords with some entries failed) while the
+ * entries reported as stored really are stored upstream.
+ */
+export interface Rewrite {
+  readonly request?: string;
+  readonly response?: (upstreamBody: string) => string;
 }
 
 export interface FaultProxy {
@@ -49,7 +62,7 @@ export async function startFaultProxy(
   const server: Server = createServer((req, res) => {
     const index = rules.findIndex((r) => matches(r, req));
     const rule = rules[index];
-    if (rule && rule.fault.kind !== "delay") {
+    if (rule && (rule.fault.kind === "status" || rule.fault.kind === "cut")) {
       hits[index] = (hits[index] ?? 0) + 1;
       if (rule.times !== undefined) rule.times--;
       if (rule.fault.kind === "status") {
@@ -62,6 +75,19 @@ export async function startFaultProxy(
         return;
       }
       forward(req, res, target, rule.fault.afterBytes);
+      return;
+    }
+    if (rule && rule.fault.kind === "rewrite") {
+      hits[index] = (hits[index] ?? 0) + 1;
+      if (rule.times !== undefined) rule.times--;
+      const { rewrite } = rule.fault;
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const got = Buffer.concat(chunks).toString("utf8");
+        const rw = rewrite(got);
+        forwardRewritten(req, res, target, rw.request ?? got, rw.response);
+      });
       return;
     }
     if (rule && rule.fault.kind === "delay") {
@@ -114,16 +140,22 @@ function forward(req: IncomingMessage, res: ServerResponse, target: URL, cutAfte
         return;
       }
       let sent = 0;
+      const cut = () => {
+        // The promised Content-Length is never reached: the client sees a dropped connection.
+        res.flushHeaders();
+        res.socket?.destroy();
+        upRes.destroy();
+      };
+      if (cutAfter <= 0) {
+        cut();
+        return;
+      }
       upRes.on("data", (chunk: Buffer) => {
         if (sent >= cutAfter) return;
         const part = chunk.subarray(0, cutAfter - sent);
         sent += part.length;
         res.write(part);
-        if (sent >= cutAfter) {
-          // The promised Content-Length is never reached: the client sees a dropped connection.
-          res.socket?.destroy();
-          upRes.destroy();
-        }
+        if (sent >= cutAfter) cut();
       });
       upRes.on("end", () => res.end());
     },
@@ -133,4 +165,42 @@ function forward(req: IncomingMessage, res: ServerResponse, target: URL, cutAfte
     res.end();
   });
   req.pipe(up);
+}
+
+/** Sends `text` upstream as the request's body; the answer's body goes through `response`. */
+function forwardRewritten(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: URL,
+  text: string,
+  response: Rewrite["response"],
+): void {
+  const body = Buffer.from(text, "utf8");
+  const headers = { ...req.headers, "content-length": String(body.length) };
+  delete headers["transfer-encoding"];
+  const up = request(
+    { host: target.hostname, port: target.port, method: req.method, path: req.url, headers },
+    (upRes) => {
+      const chunks: Buffer[] = [];
+      upRes.on("data", (c: Buffer) => chunks.push(c));
+      upRes.on("end", () => {
+        const upstream = Buffer.concat(chunks).toString("utf8");
+        const out = Buffer.from(response ? response(upstream) : upstream, "utf8");
+        const resHeaders: Record<string, string | string[] | undefined> = {
+          ...upRes.headers,
+          "content-length": String(out.length),
+        };
+        delete resHeaders["transfer-encoding"];
+        // Checksums of the upstream body (DynamoDB-style) no longer hold.
+        delete resHeaders["x-amz-crc32"];
+        res.writeHead(upRes.statusCode ?? 502, resHeaders);
+        res.end(out);
+      });
+    },
+  );
+  up.on("error", () => {
+    if (!res.headersSent) res.writeHead(502);
+    res.end();
+  });
+  up.end(body);
 }

@@ -80,7 +80,12 @@ describe("validateCommand", () => {
     const out = sink();
     const err = sink();
 
-    const code = await validateCommand({ configPath, out: out.stream, err: err.stream });
+    const code = await validateCommand({
+      configPath,
+      out: out.stream,
+      err: err.stream,
+      implementedOutputs: new Set(["file"]),
+    });
 
     expect(code).toBe(1);
     expect(out.text()).toBe("");

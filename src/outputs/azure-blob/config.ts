@@ -22,7 +22,7 @@ export const azureBlobOutputSchema = z.strictObject({
     /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/,
     "expected a container name (3 to 63 lower-case letters, digits and single hyphens)",
   ),
-  /** Prepended to every blob name as given. Default: none. */
+  /** The folder of every blob name (a `/` is added when missing). Default: none. */
   blob_name_prefix: withDefault(z.string({ error: "expected a blob name prefix" }), ""),
   /**
    * The account's shared key (base64). Absent: the output takes credentials from the

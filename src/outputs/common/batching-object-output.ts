@@ -68,7 +68,9 @@ class PendingObject {
       this.gzip.end();
       await this.gzipDone;
     }
-    return Buffer.concat(this.chunks);
+    const body = Buffer.concat(this.chunks);
+    this.chunks.length = 0; // the joined copy is all the upload needs: don't hold it twice
+    return body;
   }
 }
 

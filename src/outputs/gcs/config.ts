@@ -13,7 +13,7 @@ import {
 
 export const gcsOutputSchema = z.strictObject({
   bucket_name: text("expected a bucket name"),
-  /** Prepended to every object name as given. Default: none. */
+  /** The folder of every object name (a `/` is added when missing). Default: none. */
   object_key_prefix: withDefault(z.string({ error: "expected a key prefix" }), ""),
   /**
    * The service-account key file's JSON text. Absent: Application Default Credentials

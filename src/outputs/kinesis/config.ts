@@ -21,7 +21,7 @@ export const kinesisOutputSchema = z.strictObject({
   /** Both or neither, as for s3 (checked in config/normalize.ts). */
   aws_access_key_id: optional(secret),
   aws_secret_access_key: optional(secret),
-  /** Absent: the output resolves it (AWS_REGION, then the profile). */
+  /** Absent: AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1. */
   aws_region: optional(awsRegion),
   export_only_where: exportOnlyWhere,
 });

@@ -15,7 +15,7 @@ import {
 export const s3OutputSchema = z.strictObject({
   /** Bucket names are validated by S3 itself: local emulators and older buckets differ. */
   bucket_name: text("expected a bucket name"),
-  /** Prepended to every object key as given (add a trailing `/` for a folder). Default: none. */
+  /** The folder of every object key (a `/` is added when missing). Default: none. */
   object_key_prefix: withDefault(z.string({ error: "expected a key prefix" }), ""),
   /**
    * Both or neither (checked in config/normalize.ts). Neither: the AWS SDK's default credential
@@ -23,7 +23,7 @@ export const s3OutputSchema = z.strictObject({
    */
   aws_access_key_id: optional(secret),
   aws_secret_access_key: optional(secret),
-  /** Absent: the output resolves it (AWS_REGION, then the profile). */
+  /** Absent: AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1. */
   aws_region: optional(awsRegion),
   max_size_bytes: maxSizeBytes,
   /** Ours: see fields.ts. Default 60. */
