@@ -33,6 +33,21 @@ export interface RunningParts {
 const BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 
 /**
+ * The in-flight budget must let an object output fill its object: records wait in the object
+ * until it reaches max_size_bytes, so a budget smaller than that would stall reading until the
+ * flush interval. Twice the largest object keeps one filling while the previous one uploads.
+ */
+export function bytesInFlightBudget(cfg: ExporterConfig): number {
+  let largestObject = 0;
+  for (const o of cfg.outputs) {
+    if (o.type === "s3" || o.type === "azure_blob" || o.type === "google_cloud_storage") {
+      largestObject = Math.max(largestObject, o.config.max_size_bytes);
+    }
+  }
+  return Math.max(BYTES_IN_FLIGHT, 2 * largestObject + 8 * 1024 * 1024);
+}
+
+/**
  * Builds the whole exporter from a validated config and runs the start-up checks (the queue is
  * reachable, every output is healthy). Throws StartupError with an actionable message otherwise.
  */
@@ -77,7 +92,7 @@ export async function createExporter(
     deadLetter,
     metrics,
     logger,
-    bytesInFlight: new Budget(BYTES_IN_FLIGHT),
+    bytesInFlight: new Budget(bytesInFlightBudget(cfg)),
   });
   const handler = new MessageHandler({
     files,
