@@ -36,8 +36,8 @@ describe("crash safety", () => {
     const sim = await simulate({
       target: simTarget(stack, "standardized"),
       format: "standardized",
-      files: 30,
-      recordsPerFile: 2000,
+      files: 40,
+      recordsPerFile: 3000,
       seed: 99,
     });
     const out = join(work, "out");
@@ -72,6 +72,9 @@ log_level: warn
     first.child.kill("SIGKILL");
     expect(await first.exited).toBe(null);
     const leftovers = (await readdir(out)).filter((n) => n.endsWith(".partial"));
+    // The kill came mid-run: work was left in the queue (visible or in flight).
+    const atKill = await stack.queueDepth("standardized");
+    expect(atKill.visible + atKill.inFlight).toBeGreaterThan(0);
 
     const second = startExporter(configPath);
     await waitFor(
