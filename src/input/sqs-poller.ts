@@ -52,7 +52,8 @@ export class SqsPoller {
       () => void this.heartbeat(),
       (this.opts.visibilityTimeoutSeconds * 1000) / 2,
     );
-    heartbeat.unref();
+    // Not unref'd on purpose: while messages wait on timers alone (an object output's flush
+    // interval), this interval is what keeps the process alive until `run` returns.
     try {
       for (let failures = 0; !stop.aborted; ) {
         await this.waitForSlot(stop);

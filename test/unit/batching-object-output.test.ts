@@ -137,4 +137,13 @@ describe("BatchingObjectOutput", () => {
     store.failures = [new ExporterError("no_bucket", "permanent", "bucket does not exist")];
     await expect(out.write(batch(2, 2))).rejects.toMatchObject({ code: "no_bucket" });
   });
+
+  it("never gives two outputs of one process the same object name", async () => {
+    const store = new MemoryStore();
+    const a = output(store);
+    const b = output(store);
+    await Promise.all([a.write(batch(0, 3)), b.write(batch(100, 3)), a.flush(), b.flush()]);
+    expect(store.objects.size).toBe(2);
+    expect(store.lines()).toHaveLength(6);
+  });
 });

@@ -24,6 +24,12 @@ export interface BatchingObjectOutputSettings {
   readonly now?: () => Date;
 }
 
+/**
+ * Shared by every object output of the process: two outputs writing to the same bucket and
+ * prefix (same instance id, same millisecond) must still never produce the same name.
+ */
+let objectSeq = 0;
+
 interface Waiter {
   resolve(): void;
   reject(err: unknown): void;
@@ -87,7 +93,6 @@ export class BatchingObjectOutput implements Output {
   readonly id: string;
   readonly type: string;
   private current: PendingObject | undefined;
-  private seq = 0;
   private readonly uploads = new Set<Promise<void>>();
   private readonly uploadSlots: Budget;
   private readonly logger: Logger;
@@ -132,7 +137,7 @@ export class BatchingObjectOutput implements Output {
 
   private open(): PendingObject {
     const gzip = this.settings.compression === "gzip";
-    const key = objectKey(this.settings.prefix, this.now(), this.ctx.instanceId, ++this.seq, gzip);
+    const key = objectKey(this.settings.prefix, this.now(), this.ctx.instanceId, ++objectSeq, gzip);
     const obj = new PendingObject(key, gzip);
     obj.timer = setTimeout(() => {
       if (this.current === obj) this.seal();
