@@ -55,7 +55,17 @@ const INVALID_LINES_LOGGED = 5;
 export class FileProcessor {
   constructor(private readonly deps: FileProcessorDeps) {}
 
-  async process(ref: SourceRef, messageId: string, signal: AbortSignal): Promise<FileOutcome> {
+  /**
+   * `onReadComplete` is called once the object has been read to its end (or failed), before
+   * the outputs' writes have settled: the caller can then start reading another file while
+   * this one's records wait to become durable (the in-flight byte budget bounds them).
+   */
+  async process(
+    ref: SourceRef,
+    messageId: string,
+    signal: AbortSignal,
+    onReadComplete?: () => void,
+  ): Promise<FileOutcome> {
     const { metrics, logger } = this.deps;
     const log = logger.child({ message_id: messageId, bucket: ref.bucket, object: ref.key });
     const pending = new PendingSet();
@@ -103,6 +113,7 @@ export class FileProcessor {
     } catch (err) {
       failure = err;
     }
+    onReadComplete?.();
     const writeFailure = await pending.settled();
     if (invalid > INVALID_LINES_LOGGED) {
       log.warn(

@@ -53,8 +53,22 @@ export interface MessageHandlerOptions {
 export class MessageHandler {
   constructor(private readonly opts: MessageHandlerOptions) {}
 
-  async handle(msg: ReceivedMessage, control: MessageControl, signal: AbortSignal) {
-    const outcome = await this.decide(msg, signal);
+  /**
+   * `onReadComplete` is called once every file of the message has been read (or at once when
+   * there is nothing to read); the message may still wait for its outputs after that.
+   */
+  async handle(
+    msg: ReceivedMessage,
+    control: MessageControl,
+    signal: AbortSignal,
+    onReadComplete?: () => void,
+  ) {
+    let outcome: Awaited<ReturnType<MessageHandler["decide"]>>;
+    try {
+      outcome = await this.decide(msg, signal, onReadComplete);
+    } finally {
+      onReadComplete?.();
+    }
     switch (outcome.action) {
       case "delete":
         await control.delete();
@@ -72,6 +86,7 @@ export class MessageHandler {
   private async decide(
     msg: ReceivedMessage,
     signal: AbortSignal,
+    onReadComplete?: () => void,
   ): Promise<
     | { action: "delete"; result: MessageOutcome }
     | { action: "release" }
@@ -101,9 +116,13 @@ export class MessageHandler {
     for (const ignored of parsed.ignored) {
       log.info({ event_name: ignored.eventName }, `S3 event record skipped: ${ignored.reason}`);
     }
+    let unread = parsed.objects.length;
+    const fileRead = () => {
+      if (--unread === 0) onReadComplete?.();
+    };
     const outcomes = await Promise.all(
       parsed.objects.map((obj) =>
-        this.processFile({ bucket: obj.bucket, key: obj.key }, msg.id, signal),
+        this.processFile({ bucket: obj.bucket, key: obj.key }, msg.id, signal, fileRead),
       ),
     );
     if (signal.aborted || outcomes.some((o) => o.status === "aborted"))
@@ -114,22 +133,32 @@ export class MessageHandler {
     return { action: "delete", result: "deleted" };
   }
 
+  /** A file holds a read slot while it is read, not while its records wait for outputs. */
   private async processFile(
     ref: { bucket: string; key: string },
     messageId: string,
     signal: AbortSignal,
+    onRead: () => void,
   ): Promise<FileOutcome> {
     try {
       await this.opts.fileSlots.acquire(1, signal);
     } catch {
+      onRead();
       return { status: "aborted" };
     }
     this.opts.metrics.inFlightFiles.inc();
-    try {
-      return await this.opts.files.process(ref, messageId, signal);
-    } finally {
+    let reading = true;
+    const readDone = () => {
+      if (!reading) return;
+      reading = false;
       this.opts.metrics.inFlightFiles.dec();
       this.opts.fileSlots.release(1);
+      onRead();
+    };
+    try {
+      return await this.opts.files.process(ref, messageId, signal, readDone);
+    } finally {
+      readDone();
     }
   }
 

@@ -12,7 +12,12 @@ export interface SqsPollerOptions {
   readonly handler: MessageHandler;
   readonly metrics: Metrics;
   readonly logger: Logger;
-  /** Messages processed at once; receiving pauses while this many are in flight. */
+  /** Messages whose files are being read at once; receiving pauses while this many are. */
+  readonly maxReading: number;
+  /**
+   * Messages held at once, read or waiting for their outputs (an object output keeps records
+   * until its object fills or its flush interval ends); receiving pauses at this many too.
+   */
   readonly maxInFlight: number;
   readonly visibilityTimeoutSeconds: number;
   readonly waitTimeSeconds: number;
@@ -24,7 +29,8 @@ interface InFlight {
 }
 
 /**
- * The receive loop. Long-polls for up to 10 messages while fewer than `maxInFlight` are being
+ * The receive loop. Long-polls for up to 10 messages while fewer than `maxReading` are being read
+ * (and fewer than `maxInFlight` are held in all), and while fewer than `maxInFlight` are being
  * processed, hands each to the handler without waiting for it (no head-of-line blocking), and
  * keeps every in-flight message invisible with a heartbeat every visibility/2 until its handler
  * is done, however long that takes.
@@ -33,6 +39,7 @@ export class SqsPoller {
   private readonly ops: SqsMessageOps;
   private readonly inFlight = new Map<string, InFlight>();
   private slotFreed: (() => void) | undefined;
+  private reading = 0;
 
   constructor(private readonly opts: SqsPollerOptions) {
     this.ops = new SqsMessageOps(opts.sqs, opts.queueUrl, opts.logger);
@@ -86,7 +93,10 @@ export class SqsPoller {
   }
 
   private async receive(stop: AbortSignal): Promise<Message[]> {
-    const room = this.opts.maxInFlight - this.inFlight.size;
+    const room = Math.min(
+      this.opts.maxReading - this.reading,
+      this.opts.maxInFlight - this.inFlight.size,
+    );
     const res = await this.opts.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: this.opts.queueUrl,
@@ -117,8 +127,16 @@ export class SqsPoller {
       delete: () => this.ops.delete(handle),
       release: (seconds: number) => this.ops.changeVisibilityQuietly(handle, seconds, id),
     };
+    this.reading++;
+    let read = false;
+    const readComplete = () => {
+      if (read) return;
+      read = true;
+      this.reading--;
+      this.wake();
+    };
     this.opts.handler
-      .handle(msg, control, work)
+      .handle(msg, control, work, readComplete)
       .catch(async (err: unknown) => {
         // The handler settles every expected case itself; this is the unexpected (a failing
         // dead-letter disk, a delete that failed five times). The message comes back later.
@@ -130,12 +148,18 @@ export class SqsPoller {
         await this.ops.changeVisibilityQuietly(handle, 30, id);
       })
       .finally(() => {
+        readComplete();
         this.inFlight.delete(handle);
         metrics.inFlightMessages.dec();
-        const freed = this.slotFreed;
-        this.slotFreed = undefined;
-        freed?.();
+        this.wake();
       });
+  }
+
+  /** Wakes whoever waits for a free slot (the receive loop, or `run` draining). */
+  private wake(): void {
+    const freed = this.slotFreed;
+    this.slotFreed = undefined;
+    freed?.();
   }
 
   private onSlotFreed(resolve: () => void): void {
@@ -147,7 +171,10 @@ export class SqsPoller {
   }
 
   private async waitForSlot(stop: AbortSignal): Promise<void> {
-    while (this.inFlight.size >= this.opts.maxInFlight && !stop.aborted) {
+    while (
+      (this.reading >= this.opts.maxReading || this.inFlight.size >= this.opts.maxInFlight) &&
+      !stop.aborted
+    ) {
       await new Promise<void>((resolve) => {
         const onAbort = () => resolve();
         stop.addEventListener("abort", onAbort, { once: true });

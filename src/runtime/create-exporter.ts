@@ -33,6 +33,12 @@ export interface RunningParts {
 const BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 
 /**
+ * Messages held at once, read or waiting for outputs. Memory is bounded by the byte budget, not
+ * by this; it bounds the heartbeat's work and what a crash hands back to the queue at once.
+ */
+const MAX_IN_FLIGHT_MESSAGES = 500;
+
+/**
  * The in-flight budget must let an object output fill its object: records wait in the object
  * until it reaches max_size_bytes, so a budget smaller than that would stall reading until the
  * flush interval. Twice the largest object keeps one filling while the previous one uploads.
@@ -110,7 +116,8 @@ export async function createExporter(
     handler,
     metrics,
     logger,
-    maxInFlight: input.max_concurrent_files,
+    maxReading: input.max_concurrent_files,
+    maxInFlight: MAX_IN_FLIGHT_MESSAGES,
     visibilityTimeoutSeconds: input.visibility_timeout_seconds,
     waitTimeSeconds: input.wait_time_seconds,
   });

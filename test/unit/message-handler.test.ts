@@ -220,4 +220,32 @@ describe("MessageHandler", () => {
     expect(control.deleted).toBe(0);
     expect(control.releases).toEqual([0]);
   });
+
+  it("says when a message's files are read, before its outputs are done with them", async () => {
+    const { source, all, handler } = setup();
+    source.put("bkt", "k1", lines(5, "a"));
+    source.put("bkt", "k2", lines(5, "b"));
+    let open = () => {};
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    const write = all.write.bind(all);
+    all.write = async (batch) => {
+      await gate;
+      return write(batch);
+    };
+    let readCalls = 0;
+    const control = new RecordingControl();
+    const done = handler.handle(
+      { id: "m10", body: s3EventBody("bkt", ["k1", "k2"]), receiveCount: 1 },
+      control,
+      new AbortController().signal,
+      () => readCalls++,
+    );
+    while (readCalls === 0) await new Promise((r) => setTimeout(r, 5));
+    expect(control.deleted).toBe(0);
+    open();
+    expect(await done).toBe("deleted");
+    expect(all.lines).toHaveLength(10);
+  });
 });
