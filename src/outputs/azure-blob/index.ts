@@ -1,5 +1,5 @@
 import type { Output, OutputContext } from "../../core/types.js";
-import { BatchingObjectOutput } from "../common/batching-object-output.js";
+import { BatchingObjectOutput, objectOutputSettings } from "../common/batching-object-output.js";
 import { AzureBlobStore, type AzureBlobStoreOptions } from "./azure-blob-store.js";
 import type { AzureBlobOutputConfig } from "./config.js";
 import type { AzureEnv } from "./credentials.js";
@@ -31,14 +31,7 @@ export function createAzureBlobOutput(
   });
   return new BatchingObjectOutput(
     blobStore,
-    {
-      type: "azure_blob",
-      id,
-      prefix: cfg.blob_name_prefix,
-      maxSizeBytes: cfg.max_size_bytes,
-      flushIntervalMs: cfg.flush_interval_seconds * 1000,
-      compression: cfg.compression_format,
-    },
+    objectOutputSettings("azure_blob", id, cfg.blob_name_prefix, cfg),
     ctx,
   );
 }

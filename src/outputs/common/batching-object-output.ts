@@ -30,6 +30,27 @@ export interface BatchingObjectOutputSettings {
  */
 let objectSeq = 0;
 
+/** The engine's settings from the config keys every object output shares. */
+export function objectOutputSettings(
+  type: string,
+  id: string,
+  prefix: string,
+  cfg: {
+    readonly max_size_bytes: number;
+    readonly flush_interval_seconds: number;
+    readonly compression_format: "none" | "gzip";
+  },
+): BatchingObjectOutputSettings {
+  return {
+    type,
+    id,
+    prefix,
+    maxSizeBytes: cfg.max_size_bytes,
+    flushIntervalMs: cfg.flush_interval_seconds * 1000,
+    compression: cfg.compression_format,
+  };
+}
+
 interface Waiter {
   resolve(): void;
   reject(err: unknown): void;

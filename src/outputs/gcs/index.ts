@@ -1,5 +1,5 @@
 import type { Output, OutputContext } from "../../core/types.js";
-import { BatchingObjectOutput } from "../common/batching-object-output.js";
+import { BatchingObjectOutput, objectOutputSettings } from "../common/batching-object-output.js";
 import type { GcsOutputConfig } from "./config.js";
 import { createGcsClient } from "./gcs-client.js";
 import { GcsObjectStore } from "./gcs-object-store.js";
@@ -22,14 +22,7 @@ export function createGcsOutput(cfg: GcsOutputConfig, ctx: OutputContext, id: st
   });
   return new BatchingObjectOutput(
     store,
-    {
-      type: "google_cloud_storage",
-      id,
-      prefix: cfg.object_key_prefix,
-      maxSizeBytes: cfg.max_size_bytes,
-      flushIntervalMs: cfg.flush_interval_seconds * 1000,
-      compression: cfg.compression_format,
-    },
+    objectOutputSettings("google_cloud_storage", id, cfg.object_key_prefix, cfg),
     ctx,
   );
 }

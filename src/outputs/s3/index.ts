@@ -1,6 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Output, OutputContext } from "../../core/types.js";
-import { BatchingObjectOutput } from "../common/batching-object-output.js";
+import { BatchingObjectOutput, objectOutputSettings } from "../common/batching-object-output.js";
 import type { S3OutputConfig } from "./config.js";
 import { createS3OutputClient } from "./s3-client.js";
 import { S3ObjectStore } from "./s3-object-store.js";
@@ -28,14 +28,7 @@ export class S3Output extends BatchingObjectOutput {
         prefix: cfg.object_key_prefix,
         secrets,
       }),
-      {
-        type: "s3",
-        id,
-        prefix: cfg.object_key_prefix,
-        maxSizeBytes: cfg.max_size_bytes,
-        flushIntervalMs: cfg.flush_interval_seconds * 1000,
-        compression: cfg.compression_format,
-      },
+      objectOutputSettings("s3", id, cfg.object_key_prefix, cfg),
       ctx,
     );
   }
