@@ -131,3 +131,35 @@ export async function queueEmpty(stack: LocalStack, stream: string): Promise<boo
   const d = await stack.queueDepth(stream);
   return d.visible === 0 && d.inFlight === 0;
 }
+
+/**
+ * A config for in-process test runs against the local stack: the seed's shape, the local test
+ * keys, short polls and timeouts so tests drain fast.
+ */
+export function testConfig(opts: {
+  stream: string;
+  /** The dead-letter directory goes under it. */
+  dir: string;
+  /** The YAML list items under `outputs:`, indented by two spaces. */
+  outputs: string;
+  maxReceives?: number;
+  visibilitySeconds?: number;
+  /** Appended at the top level. */
+  extra?: string;
+}): string {
+  return `customer_identifier: demo
+input:
+  stream_name: ${opts.stream}
+  aws_region: us-east-2
+  aws_access_key_id: test
+  aws_secret_access_key: test
+  visibility_timeout_seconds: ${opts.visibilitySeconds ?? 30}
+  wait_time_seconds: 1
+outputs:
+${opts.outputs}
+dead_letter:
+  directory: ${join(opts.dir, "dead-letter")}
+  max_receives: ${opts.maxReceives ?? 3}
+shutdown_grace_seconds: 5
+${opts.extra ?? ""}`;
+}

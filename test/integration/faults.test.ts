@@ -15,6 +15,7 @@ import {
   readJsonLines,
   runUntilDrained,
   sorted,
+  testConfig,
 } from "../helpers/harness.js";
 
 let stack: LocalStack;
@@ -37,22 +38,8 @@ afterAll(async () => {
 });
 
 function config(stream: string, dir: string, maxReceives: number, visibility = 30): string {
-  return `customer_identifier: demo
-input:
-  stream_name: ${stream}
-  aws_access_key_id: test
-  aws_secret_access_key: test
-  visibility_timeout_seconds: ${visibility}
-  wait_time_seconds: 1
-outputs:
-  - file:
-      directory: ${join(dir, "out")}
-      max_size_bytes: 1000000
-dead_letter:
-  directory: ${join(dir, "dead-letter")}
-  max_receives: ${maxReceives}
-shutdown_grace_seconds: 5
-`;
+  const outputs = `  - file:\n      directory: ${join(dir, "out")}\n      max_size_bytes: 1000000`;
+  return testConfig({ stream, dir, outputs, maxReceives, visibilitySeconds: visibility });
 }
 
 /**

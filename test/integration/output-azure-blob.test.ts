@@ -24,7 +24,13 @@ import { compileFilter } from "../../src/transforms/filter.js";
 import { type Azurite, startAzurite } from "../helpers/azurite.js";
 import { MemoryDeadLetter } from "../helpers/fakes.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
-import { runUntilDrained, simTarget, simulatedLines, sorted } from "../helpers/harness.js";
+import {
+  runUntilDrained,
+  simTarget,
+  simulatedLines,
+  sorted,
+  testConfig,
+} from "../helpers/harness.js";
 
 let az: Azurite;
 let service: BlobServiceClient;
@@ -300,20 +306,7 @@ describe("azure_blob output against Azurite", () => {
 });
 
 function pipelineConfig(stream: string, dir: string, outputs: string): string {
-  return `customer_identifier: demo
-input:
-  stream_name: ${stream}
-  aws_access_key_id: test
-  aws_secret_access_key: test
-  visibility_timeout_seconds: 30
-  wait_time_seconds: 1
-outputs:
-${outputs}
-dead_letter:
-  directory: ${join(dir, "dead-letter")}
-  max_receives: 3
-shutdown_grace_seconds: 5
-`;
+  return testConfig({ stream, dir, outputs });
 }
 
 describe("azure_blob output through the whole pipeline", () => {

@@ -22,6 +22,7 @@ import {
   simTarget,
   simulatedLines,
   sorted,
+  testConfig,
 } from "../helpers/harness.js";
 
 /**
@@ -338,20 +339,7 @@ describe("google_cloud_storage output on its own", () => {
 });
 
 function pipelineConfig(stream: string, dir: string, outputs: string): string {
-  return `customer_identifier: demo
-input:
-  stream_name: ${stream}
-  aws_region: us-east-2
-  aws_access_key_id: test
-  aws_secret_access_key: test
-  visibility_timeout_seconds: 30
-  wait_time_seconds: 1
-outputs:
-${outputs}
-dead_letter:
-  directory: ${join(dir, "dead-letter")}
-shutdown_grace_seconds: 5
-`;
+  return testConfig({ stream, dir, outputs, maxReceives: 5 });
 }
 
 describe("google_cloud_storage output in the whole pipeline", () => {

@@ -27,6 +27,7 @@ import {
   simTarget,
   simulatedLines,
   sorted,
+  testConfig,
 } from "../helpers/harness.js";
 
 /**
@@ -338,21 +339,7 @@ describe("the s3 output alone", () => {
 });
 
 function pipelineConfig(stream: string, dir: string, outputs: string): string {
-  return `customer_identifier: demo
-input:
-  stream_name: ${stream}
-  aws_region: us-east-2
-  aws_access_key_id: test
-  aws_secret_access_key: test
-  visibility_timeout_seconds: 30
-  wait_time_seconds: 1
-outputs:
-${outputs}
-dead_letter:
-  directory: ${join(dir, "dead-letter")}
-  max_receives: 3
-shutdown_grace_seconds: 5
-`;
+  return testConfig({ stream, dir, outputs });
 }
 
 describe("the s3 output through the whole exporter", () => {

@@ -17,6 +17,7 @@ import {
   simTarget,
   simulatedLines,
   sorted,
+  testConfig,
 } from "../helpers/harness.js";
 
 let stack: LocalStack;
@@ -33,21 +34,7 @@ afterAll(async () => {
 });
 
 function config(stream: string, dir: string, outputs: string, extra = ""): string {
-  return `customer_identifier: demo
-input:
-  stream_name: ${stream}
-  aws_region: us-east-2
-  aws_access_key_id: test
-  aws_secret_access_key: test
-  visibility_timeout_seconds: 30
-  wait_time_seconds: 1
-outputs:
-${outputs}
-dead_letter:
-  directory: ${join(dir, "dead-letter")}
-  max_receives: 1
-shutdown_grace_seconds: 5
-${extra}`;
+  return testConfig({ stream, dir, outputs, maxReceives: 1, extra });
 }
 
 /** An S3 event put straight into a queue, as S3 -> SQS without SNS would deliver it. */
