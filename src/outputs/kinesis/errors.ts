@@ -1,31 +1,6 @@
 import { ExporterError } from "../../core/errors.js";
 
-/**
- * Error names for which repeating the same call gives the same answer until an operator acts:
- * a missing stream, refused or unusable credentials, a KMS key that cannot be used, a request
- * the service rejects as invalid.
- */
-const PERMANENT = new Set([
-  "ResourceNotFoundException",
-  "AccessDeniedException",
-  "UnrecognizedClientException",
-  "InvalidClientTokenId",
-  "InvalidSignatureException",
-  "IncompleteSignature",
-  "MissingAuthenticationToken",
-  "MissingAuthenticationTokenException",
-  "SignatureDoesNotMatch",
-  "ExpiredTokenException",
-  "CredentialsProviderError",
-  "ValidationException",
-  "InvalidArgumentException",
-  "KMSAccessDeniedException",
-  "KMSDisabledException",
-  "KMSInvalidStateException",
-  "KMSNotFoundException",
-  "KMSOptInRequired",
-]);
-
+/** Error names that mean the credentials are refused or unusable. */
 const CREDENTIALS = new Set([
   "AccessDeniedException",
   "UnrecognizedClientException",
@@ -37,6 +12,23 @@ const CREDENTIALS = new Set([
   "SignatureDoesNotMatch",
   "ExpiredTokenException",
   "CredentialsProviderError",
+]);
+
+/**
+ * Error names for which repeating the same call gives the same answer until an operator acts:
+ * a missing stream, refused or unusable credentials, a KMS key that cannot be used, a request
+ * the service rejects as invalid.
+ */
+const PERMANENT = new Set([
+  ...CREDENTIALS,
+  "ResourceNotFoundException",
+  "ValidationException",
+  "InvalidArgumentException",
+  "KMSAccessDeniedException",
+  "KMSDisabledException",
+  "KMSInvalidStateException",
+  "KMSNotFoundException",
+  "KMSOptInRequired",
 ]);
 
 /** Per-entry error codes of a PutRecords response that a later attempt may get past. */
