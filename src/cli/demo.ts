@@ -28,6 +28,7 @@ input:
   aws_access_key_id: test
   aws_secret_access_key: test
   visibility_timeout_seconds: 60
+  wait_time_seconds: 2
 
 outputs:
   - file:

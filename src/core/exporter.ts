@@ -22,7 +22,7 @@ export interface ExporterOptions {
 
 /**
  * The lifecycle as an explicit state machine: created -> running -> draining -> stopped.
- * `stop()` stops receiving at once; in-flight messages get `graceMs` to finish (outputs are
+ * `stop()` stops receiving (the poll in progress ends, what it brings goes back to the queue); in-flight messages get `graceMs` to finish (outputs are
  * flushed every second meanwhile so buffered writes resolve); what is still running then is
  * aborted and its messages are made visible again at once. A second `stop()` skips the grace.
  * Finally every output is flushed and closed, then the dead letter.

@@ -67,7 +67,10 @@ export class SqsPoller {
         if (stop.aborted) break;
         let messages: Message[];
         try {
-          messages = await this.receive(stop);
+          // Not aborted by `stop`: a receive cut off mid-way may still hand messages out on the
+          // server, and they would stay invisible for the whole visibility timeout. It ends
+          // within wait_time_seconds; what it brings after a stop is handed back at once.
+          messages = await this.receive(work);
           failures = 0;
         } catch (err) {
           if (stop.aborted) break;
@@ -79,6 +82,10 @@ export class SqsPoller {
           );
           await sleep(delay, stop).catch(() => undefined);
           continue;
+        }
+        if (stop.aborted) {
+          await this.handBack(messages);
+          break;
         }
         for (const m of messages) this.start(m, work);
         // Short polling (wait_time_seconds 0) on an empty queue would otherwise spin.
@@ -92,7 +99,18 @@ export class SqsPoller {
     }
   }
 
-  private async receive(stop: AbortSignal): Promise<Message[]> {
+  /** Makes messages received after a stop visible again at once, unprocessed. */
+  private async handBack(messages: Message[]): Promise<void> {
+    await Promise.all(
+      messages.map((m) =>
+        m.ReceiptHandle
+          ? this.ops.changeVisibilityQuietly(m.ReceiptHandle, 0, m.MessageId ?? "unknown")
+          : undefined,
+      ),
+    );
+  }
+
+  private async receive(signal: AbortSignal): Promise<Message[]> {
     const room = Math.min(
       this.opts.maxReading - this.reading,
       this.opts.maxInFlight - this.inFlight.size,
@@ -105,7 +123,7 @@ export class SqsPoller {
         VisibilityTimeout: this.opts.visibilityTimeoutSeconds,
         MessageSystemAttributeNames: ["ApproximateReceiveCount"],
       }),
-      { abortSignal: stop },
+      { abortSignal: signal },
     );
     return res.Messages ?? [];
   }
