@@ -6,7 +6,7 @@
 import { stringify } from "yaml";
 import { OUTPUT_SCHEMAS } from "./outputs.js";
 import { redactConfig } from "./redact.js";
-import { inputSchema } from "./schema.js";
+import { endpointEnrichmentSchema, inputSchema } from "./schema.js";
 import type { ExporterConfig } from "./types.js";
 
 /** `value`'s keys in the order of `keys`, without the unset ones. */
@@ -28,6 +28,10 @@ export function toConfigFile(cfg: ExporterConfig): Record<string, unknown> {
       input: ordered(cfg.input, inputKeys),
       endpoint_cache_size: cfg.endpoint_cache_size,
       red_canary_authentication_token: cfg.red_canary_authentication_token,
+      // Only with a token: without one the section is an error (config/normalize.ts).
+      endpoint_enrichment: cfg.red_canary_authentication_token
+        ? ordered(cfg.endpoint_enrichment, Object.keys(endpointEnrichmentSchema.shape))
+        : undefined,
       outputs: cfg.outputs.map((output) => ({
         [output.type]: ordered(output.config, Object.keys(OUTPUT_SCHEMAS[output.type].shape)),
       })),
@@ -41,6 +45,7 @@ export function toConfigFile(cfg: ExporterConfig): Record<string, unknown> {
       "input",
       "endpoint_cache_size",
       "red_canary_authentication_token",
+      "endpoint_enrichment",
       "outputs",
       "dead_letter",
       "shutdown_grace_seconds",

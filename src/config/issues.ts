@@ -147,6 +147,11 @@ export class IssueCollector {
     });
   }
 
+  /** True when the YAML text spells this key (defaults filled in later do not count). */
+  hasKey(path: ConfigPath): boolean {
+    return this.doc !== undefined && this.keyOffset(this.doc, path) !== undefined;
+  }
+
   /** 1-based line of the value at path, for messages that refer to another place. */
   lineOf(path: ConfigPath): number | undefined {
     const offset = this.locate(path, "value");

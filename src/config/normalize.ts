@@ -105,6 +105,41 @@ function checkDirectories(
   }
 }
 
+/**
+ * Enrichment settings or filters on enriched fields without a token would silently do nothing
+ * (every record would fail an `endpoint.*` filter): both are mistakes worth stopping for.
+ */
+function checkEnrichment(
+  file: ConfigFile,
+  outputs: readonly OutputConfig[],
+  enabled: boolean,
+  issues: IssueCollector,
+) {
+  if (enabled) return;
+  const enable =
+    "set red_canary_authentication_token (top level or under input:) to enable endpoint enrichment";
+  if (issues.hasKey(["endpoint_enrichment"])) {
+    issues.at(
+      ["endpoint_enrichment"],
+      `has no effect without a Red Canary API key: ${enable}`,
+      "key",
+    );
+  }
+  const mergeKey = file.endpoint_enrichment.merge_key;
+  for (const output of outputs) {
+    const where = (output.config as { export_only_where?: Record<string, unknown> })
+      .export_only_where;
+    for (const field of Object.keys(where ?? {})) {
+      if (field !== mergeKey && !field.startsWith(`${mergeKey}.`)) continue;
+      issues.at(
+        ["outputs", output.index, output.type, "export_only_where", field],
+        `filters on endpoint metadata, which is only there with enrichment: ${enable}`,
+        "key",
+      );
+    }
+  }
+}
+
 export interface CheckOptions {
   /** Output types this build can run; others are reported. Absent: every type is accepted. */
   implementedOutputs?: ReadonlySet<string> | undefined;
@@ -164,6 +199,7 @@ export function buildConfig(
   );
   checkQueueName(file, issues);
   checkDirectories(file, outputs, issues);
+  checkEnrichment(file, outputs, token !== undefined, issues);
   if (issues.size > before) return undefined;
 
   const { endpoint_cache_size: _size, red_canary_authentication_token: _token, ...rest } = input;
@@ -171,6 +207,7 @@ export function buildConfig(
     customer_identifier: file.customer_identifier,
     input: dropUndefined(rest),
     endpoint_cache_size: cacheSize ?? DEFAULT_ENDPOINT_CACHE_SIZE,
+    endpoint_enrichment: dropUndefined(file.endpoint_enrichment),
     outputs: outputs.map(
       (output) => ({ ...output, config: dropUndefined(output.config) }) as OutputConfig,
     ),

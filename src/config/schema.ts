@@ -5,6 +5,7 @@
  * in config/outputs.ts (they need a "which output type" step zod unions report badly).
  */
 import { z } from "zod";
+import { parseWhere, SelectSyntaxError } from "../select/where.js";
 import {
   awsRegion,
   integer,
@@ -42,6 +43,26 @@ const queueUrl = z.string({ error: "expected an SQS queue URL" }).refine(
   { error: "expected an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)" },
 );
 
+/**
+ * `input.s3_select_where` must be a clause the local evaluator understands: the exporter falls
+ * back to it wherever S3 Select is unavailable, so a clause only S3 could run would give
+ * different records in different places. The message points at the character.
+ */
+const selectWhere = text("expected an S3 Select WHERE clause").superRefine((clause, ctx) => {
+  try {
+    parseWhere(clause);
+  } catch (err) {
+    if (!(err instanceof SelectSyntaxError)) throw err;
+    const from = Math.max(0, err.offset - 20);
+    const before = `${from > 0 ? "…" : ""}${clause.slice(from, err.offset)}`;
+    const after = `${clause.slice(err.offset, err.offset + 20)}${err.offset + 20 < clause.length ? "…" : ""}`;
+    ctx.addIssue({
+      code: "custom",
+      message: `at character ${err.offset + 1} (${before}⟨here⟩${after}): ${err.message}`,
+    });
+  }
+});
+
 /** Red Canary's cache size and API token may sit at the top level or under `input:`. */
 const endpointCacheSize = optional(integer({ min: 1 }));
 
@@ -62,7 +83,13 @@ export const inputSchema = z.strictObject(
     /** Ours: for temporary credentials, which come with a session token. */
     aws_session_token: optional(secret),
     /** S3 Select WHERE clause; evaluated locally where S3 Select is not available. */
-    s3_select_where: optional(text("expected an S3 Select WHERE clause")),
+    s3_select_where: optional(selectWhere),
+    /**
+     * Ours: how s3_select_where is applied. `auto` tries S3 Select and evaluates the clause
+     * locally where the service does not offer it; `s3` requires S3 Select; `local` always
+     * reads whole objects and evaluates the clause in the exporter.
+     */
+    s3_select_mode: withDefault(oneOf(["auto", "s3", "local"]), "auto"),
     endpoint_cache_size: endpointCacheSize,
     red_canary_authentication_token: optional(secret),
     /**
@@ -81,6 +108,56 @@ export const inputSchema = z.strictObject(
     wait_time_seconds: withDefault(integer({ min: 0, max: 20 }), 20),
   },
   { error: "expected a map of input settings (stream_name, aws_region, ...)" },
+);
+
+/** A field path such as `sensor_id` or `device.id`. */
+const fieldPath = matching(
+  /^[^.\s]+(\.[^.\s]+)*$/,
+  "expected a field name or a dotted path such as sensor_id or device.id",
+);
+
+/**
+ * Ours: how endpoint metadata is looked up and merged. Used only with
+ * red_canary_authentication_token; every key has a default.
+ */
+export const endpointEnrichmentSchema = z.strictObject(
+  {
+    /** The API's base URL; default https://<customer_identifier>.my.redcanary.co/openapi/v3/. */
+    api_url: optional(
+      z.url({ protocol: /^https?$/, error: "expected an http(s) URL ending in /openapi/v3/" }),
+    ),
+    /** The record field naming the endpoint; default sensor_id for every stream. */
+    join_field: optional(fieldPath),
+    /** `id`: the join value is the endpoint's API id; otherwise an attribute (hostname, ...). */
+    match: withDefault(matching(/^[A-Za-z0-9_]+$/, 'expected "id" or an attribute name'), "id"),
+    /**
+     * The record key the metadata is merged under. Not `endpoint`: standardized records of
+     * event_type_cd `endpoint` carry their own `endpoint` object.
+     */
+    merge_key: withDefault(
+      matching(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a field name such as endpoint_metadata"),
+      "endpoint_metadata",
+    ),
+    /**
+     * While the API cannot answer: `wait` keeps the messages in SQS and retries (nothing is
+     * exported half-enriched); `export_unenriched` exports the records marked as unenriched.
+     */
+    on_api_failure: withDefault(oneOf(["wait", "export_unenriched"]), "wait"),
+    /** Seconds a looked-up endpoint is used before it is looked up again. */
+    cache_ttl_seconds: withDefault(integer({ min: 1 }), 3600),
+    /** Seconds an endpoint the API does not know is remembered as unknown. */
+    negative_cache_ttl_seconds: withDefault(integer({ min: 1 }), 300),
+    /** Load the endpoint inventory by pages at start, instead of one request per endpoint. */
+    prefetch: withDefault(z.boolean({ error: "expected true or false" }), true),
+    /** Endpoints per inventory page. */
+    per_page: withDefault(integer({ min: 1, max: 10_000 }), 1000),
+    /** The API's limits per client IP; lower them when other tools share the key or the IP. */
+    requests_per_second: withDefault(integer({ min: 1 }), 10),
+    requests_per_minute: withDefault(integer({ min: 1 }), 20),
+    /** Seconds one API request may take. */
+    timeout_seconds: withDefault(integer({ min: 1, max: 300 }), 10),
+  },
+  { error: "expected a map of endpoint enrichment settings (join_field, on_api_failure, ...)" },
 );
 
 /** Ours: where messages and records that cannot be delivered are kept, with their reason. */
@@ -125,6 +202,8 @@ export const configFileSchema = z.strictObject(
     endpoint_cache_size: endpointCacheSize,
     /** Enables endpoint enrichment when set. */
     red_canary_authentication_token: optional(secret),
+    /** Ours: how enrichment looks endpoints up; see endpointEnrichmentSchema. */
+    endpoint_enrichment: withDefault(endpointEnrichmentSchema, {}),
     /** Each item: a map with one key naming the output type; see config/outputs.ts. */
     outputs: z
       .array(z.unknown(), {

@@ -16,6 +16,8 @@ export interface InputConfig {
   /** Only with the key pair. */
   aws_session_token?: string;
   s3_select_where?: string;
+  /** Default "auto". */
+  s3_select_mode: "auto" | "s3" | "local";
   /** When set, poll this queue; otherwise the name from deriveQueueName(). */
   queue_url?: string;
   /** 1..64, default 4. */
@@ -44,6 +46,26 @@ export interface MetricsConfig {
   port: number;
 }
 
+export interface EndpointEnrichmentConfig {
+  /** Absent: derived from customer_identifier (enrich/api-client.ts redCanaryApiUrl). */
+  api_url?: string;
+  /** Absent: the stream's default (sensor_id). */
+  join_field?: string;
+  /** Default "id". */
+  match: string;
+  /** Default "endpoint_metadata". */
+  merge_key: string;
+  /** Default "wait". */
+  on_api_failure: "wait" | "export_unenriched";
+  cache_ttl_seconds: number;
+  negative_cache_ttl_seconds: number;
+  prefetch: boolean;
+  per_page: number;
+  requests_per_second: number;
+  requests_per_minute: number;
+  timeout_seconds: number;
+}
+
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface ExporterConfig {
@@ -53,6 +75,8 @@ export interface ExporterConfig {
   endpoint_cache_size: number;
   /** From the top level or `input:`; enrichment is enabled when set. */
   red_canary_authentication_token?: string;
+  /** Every default filled in; used only when the token is set. */
+  endpoint_enrichment: EndpointEnrichmentConfig;
   /** At least one, in file order. */
   outputs: OutputConfig[];
   dead_letter: DeadLetterConfig;

@@ -18,6 +18,8 @@ export interface ExporterOptions {
   readonly logger: Logger;
   /** How long in-flight work may go on after a stop before it is released to the queue. */
   readonly graceMs: number;
+  /** Called once after the outputs closed: releases what the pipeline's stages hold. */
+  readonly onStopped?: () => void;
 }
 
 /**
@@ -59,6 +61,7 @@ export class Exporter {
       clearTimeout(this.graceTimer);
       this.state = "draining";
       await this.closeAll();
+      this.opts.onStopped?.();
       this.state = "stopped";
       logger.info("exporter stopped");
     }

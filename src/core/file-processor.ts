@@ -9,10 +9,21 @@ import { describeError, ExporterError } from "./errors.js";
 import { PendingSet } from "./pending.js";
 import type { DeadLetterSink, Output, RecordBatch, SourceRef, TelemetryRecord } from "./types.js";
 
-/** Where objects come from (S3 GetObject, later S3 Select). */
+/** An opened object: its bytes (JSON lines, maybe gzip) as a stream. */
+export interface OpenedObject {
+  readonly body: Readable;
+  readonly contentLength?: number;
+  /**
+   * True when the service already applied `input.s3_select_where` (S3 Select): the pipeline
+   * then does not evaluate it again. False or absent: every record of the object is in `body`.
+   */
+  readonly preselected?: boolean;
+}
+
+/** Where objects come from (S3 GetObject or S3 Select). */
 export interface ObjectSource {
   /** Opens the object as a byte stream; rejects with an ExporterError saying if a retry helps. */
-  open(ref: SourceRef, signal: AbortSignal): Promise<{ body: Readable; contentLength?: number }>;
+  open(ref: SourceRef, signal: AbortSignal): Promise<OpenedObject>;
 }
 
 /** An output with the predicate of its `export_only_where` (null: everything). */
@@ -39,6 +50,15 @@ export interface FileProcessorDeps {
   readonly logger: Logger;
   /** Bounds decoded bytes handed to outputs and not yet durable, across all files. */
   readonly bytesInFlight: Budget;
+  /**
+   * `input.s3_select_where` compiled for local evaluation; applied to objects the source did
+   * not already filter (`preselected`). Null or absent: no WHERE clause.
+   */
+  readonly select?: ((record: unknown) => boolean) | null;
+  /** Merges endpoint metadata before routing (may wait on the API); absent: no enrichment. */
+  readonly enricher?: {
+    enrich(records: readonly TelemetryRecord[], signal: AbortSignal): Promise<TelemetryRecord[]>;
+  };
   readonly batchRecords?: number;
   readonly batchBytes?: number;
   readonly maxLineBytes?: number;
@@ -73,7 +93,8 @@ export class FileProcessor {
     let invalid = 0;
     let failure: unknown;
     try {
-      const { body, contentLength } = await this.deps.source.open(ref, signal);
+      const { body, contentLength, preselected } = await this.deps.source.open(ref, signal);
+      const select = preselected ? null : (this.deps.select ?? null);
       const decoded = decodeObjectStream(body, { expectedBytes: contentLength, signal });
       for await (const chunk of readRecordBatches(decoded, {
         source: ref,
@@ -103,9 +124,22 @@ export class FileProcessor {
         if (chunk.records.length === 0) continue;
         records += chunk.records.length;
         metrics.recordsReceived.inc(chunk.records.length);
-        await this.deps.bytesInFlight.acquire(chunk.bytes, signal);
-        const bytes = chunk.bytes;
-        const write = this.route(ref, chunk.records, bytes, signal).finally(() =>
+        let batch = chunk.records;
+        let bytes = chunk.bytes;
+        if (select) {
+          batch = batch.filter((r) => select(r.value));
+          if (batch.length < chunk.records.length) {
+            metrics.selectDiscarded.inc(chunk.records.length - batch.length);
+            bytes = byteLength(batch);
+          }
+          if (batch.length === 0) continue;
+        }
+        if (this.deps.enricher) {
+          batch = await this.deps.enricher.enrich(batch, signal);
+          bytes = byteLength(batch);
+        }
+        await this.deps.bytesInFlight.acquire(bytes, signal);
+        const write = this.route(ref, batch, bytes, signal).finally(() =>
           this.deps.bytesInFlight.release(bytes),
         );
         pending.add(write);

@@ -6,14 +6,18 @@ import { Budget } from "../core/budget.js";
 import { FileDeadLetterSink } from "../core/dead-letter.js";
 import { describeError } from "../core/errors.js";
 import { Exporter } from "../core/exporter.js";
+import type { ObjectSource } from "../core/file-processor.js";
 import { FileProcessor, type Route } from "../core/file-processor.js";
 import { newInstanceId } from "../core/instance.js";
 import { MessageHandler } from "../core/message-handler.js";
+import { createEnrichment } from "../enrich/setup.js";
 import { createInputClients } from "../input/aws-clients.js";
+import { S3SelectSource } from "../input/s3-select-source.js";
 import { S3ObjectSource } from "../input/s3-source.js";
 import { SqsPoller } from "../input/sqs-poller.js";
 import { probeWritableDirectory } from "../outputs/file/probe.js";
 import { createOutput } from "../outputs/registry.js";
+import { compileWhere } from "../select/where.js";
 import type { Metrics } from "../telemetry/metrics.js";
 import { compileFilter } from "../transforms/filter.js";
 
@@ -63,7 +67,6 @@ export async function createExporter(
 ): Promise<RunningParts> {
   const { logger, metrics } = deps;
   const instanceId = newInstanceId();
-  warnAboutPendingFeatures(cfg, logger);
   const input = cfg.input;
   const { sqs, s3 } = createInputClients(input, input.max_concurrent_files);
   const queueUrl = await resolveQueue(sqs, cfg);
@@ -76,6 +79,13 @@ export async function createExporter(
       `dead_letter.directory ${cfg.dead_letter.directory} is not writable: ${describeError(err)}; bad input could not be kept there`,
     );
   }
+  const enrichment = createEnrichment(cfg, { logger, metrics });
+  try {
+    await enrichment?.start();
+  } catch (err) {
+    enrichment?.close();
+    throw new StartupError(`endpoint enrichment failed its start-up check: ${describeError(err)}`);
+  }
   const ctx = { instanceId, logger, deadLetter };
   const routes: Route[] = cfg.outputs.map((o) => ({
     output: createOutput(o, ctx),
@@ -87,13 +97,15 @@ export async function createExporter(
     } catch (err) {
       // Release what the outputs built so far hold (client connections, lock files).
       await Promise.allSettled(routes.map((r) => r.output.close()));
+      enrichment?.close();
       throw new StartupError(
         `output ${output.id} failed its start-up check: ${describeError(err)}`,
       );
     }
   }
   const files = new FileProcessor({
-    source: new S3ObjectSource(s3, metrics),
+    ...selectStage(cfg, s3, { logger, metrics }),
+    ...(enrichment ? { enricher: enrichment.enricher } : {}),
     routes,
     deadLetter,
     metrics,
@@ -125,6 +137,7 @@ export async function createExporter(
     receiver: poller,
     outputs: routes.map((r) => r.output),
     deadLetter,
+    ...(enrichment ? { onStopped: () => enrichment.close() } : {}),
     logger,
     graceMs: cfg.shutdown_grace_seconds * 1000,
   });
@@ -166,18 +179,33 @@ async function resolveQueue(sqs: SQSClient, cfg: ExporterConfig): Promise<string
 }
 
 /**
- * Keys of the seed's template whose feature arrives in a later version. They are accepted so
- * that configs written for the original run unchanged; what they would do is said out loud.
+ * How objects are read and `input.s3_select_where` applied: S3 Select where the service offers
+ * it (`auto`, `s3`), the clause evaluated by the exporter otherwise (`auto` after S3 said no,
+ * `local`). The local predicate is always built: it applies to objects S3 did not filter.
  */
-function warnAboutPendingFeatures(cfg: ExporterConfig, logger: Logger): void {
-  if (cfg.input.s3_select_where) {
-    logger.warn(
-      "input.s3_select_where is accepted but not evaluated in this version: every record of each file is read and exported; use export_only_where on the outputs to filter",
+function selectStage(
+  cfg: ExporterConfig,
+  s3: ReturnType<typeof createInputClients>["s3"],
+  deps: { logger: Logger; metrics: Metrics },
+): { source: ObjectSource; select: ((record: unknown) => boolean) | null } {
+  const getObject = new S3ObjectSource(s3, deps.metrics);
+  const clause = cfg.input.s3_select_where;
+  if (clause === undefined) return { source: getObject, select: null };
+  const select = compileWhere(clause);
+  const mode = cfg.input.s3_select_mode;
+  if (mode === "local") {
+    deps.logger.info(
+      "input.s3_select_where is evaluated by the exporter (s3_select_mode: local): whole objects are read",
     );
+    return { source: getObject, select };
   }
-  if (cfg.red_canary_authentication_token) {
-    logger.warn(
-      "red_canary_authentication_token is accepted but endpoint enrichment is not available in this version: records are exported without endpoint metadata",
-    );
-  }
+  const source = new S3SelectSource({
+    s3,
+    clause,
+    mode,
+    fallback: getObject,
+    logger: deps.logger,
+    metrics: deps.metrics,
+  });
+  return { source, select };
 }

@@ -54,6 +54,36 @@ export class Metrics {
     "invalid_records_total",
     "Lines that are not JSON objects, kept in the dead-letter directory.",
   );
+  readonly selectDiscarded = this.counter(
+    "s3_select_discarded_events_total",
+    "Records left out by input.s3_select_where when the exporter evaluates it (S3 Select leaves them out at the service).",
+  );
+  readonly endpointCacheHits = this.counter(
+    "endpoint_cache_hits_total",
+    "Endpoint lookups answered from the cache (per distinct endpoint per batch of records).",
+  );
+  readonly endpointCacheMisses = this.counter(
+    "endpoint_cache_misses_total",
+    "Endpoint lookups the cache could not answer.",
+  );
+  readonly endpointCacheEntries = this.gauge(
+    "endpoint_cache_entries",
+    "Endpoints (found and not found) in the cache.",
+  );
+  readonly apiRequests = this.counter(
+    "red_canary_api_requests_total",
+    "Requests sent to the Red Canary API, by outcome (ok, not_found, rate_limited, error).",
+    ["outcome"],
+  );
+  readonly enrichedRecords = this.counter(
+    "enriched_events_total",
+    "Records through endpoint enrichment, by enrichment_status (found, not_found, no_join_value, unavailable).",
+    ["status"],
+  );
+  readonly enrichmentWaiting = this.gauge(
+    "enrichment_waiting_batches",
+    "Batches of records held because the Red Canary API cannot answer (on_api_failure: wait).",
+  );
   readonly inFlightMessages = this.gauge("in_flight_messages", "SQS messages being processed.");
   readonly inFlightFiles = this.gauge("in_flight_files", "S3 objects being processed.");
 

@@ -128,9 +128,10 @@ function matchScalar(v: unknown, a: Allowed): boolean {
   }
 }
 
-type Reader = (value: Readonly<Record<string, unknown>>) => unknown;
+export type Reader = (value: Readonly<Record<string, unknown>>) => unknown;
 
-function compilePath(field: string): Reader {
+/** Reads a dotted path with the rules above (also used to find enrichment's join field). */
+export function compilePath(field: string): Reader {
   const readTop = own(field);
   if (field.indexOf(".") === -1) return readTop;
   const steps = field.split(".").map(own);

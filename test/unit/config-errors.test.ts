@@ -1,27 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../src/config/index.js";
+import { issuesOf } from "../helpers/config.js";
 
 const FIXTURES = join(import.meta.dirname, "../fixtures/config");
-
-function issuesOf(
-  text: string,
-  env: Record<string, string> = {},
-  implementedOutputs?: ReadonlySet<string>,
-): string[] {
-  try {
-    parseConfig(text, "config.yaml", { env, implementedOutputs });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      // format() and the issue list say the same thing.
-      expect(err.message).toBe(err.format());
-      return err.format().split("\n");
-    }
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 const HEADER = `customer_identifier: demo
 input:

@@ -1,27 +1,12 @@
 import { describe, expect, it } from "vitest";
 import {
-  ConfigError,
   deriveQueueName,
   type ExporterConfig,
   type OutputConfig,
-  parseConfig,
   queueTarget,
   redactConfig,
 } from "../../src/config/index.js";
-
-function parse(text: string, env: Record<string, string> = {}): ExporterConfig {
-  return parseConfig(text, "config.yaml", { env });
-}
-
-function issuesOf(text: string, env: Record<string, string> = {}): string[] {
-  try {
-    parse(text, env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.format().split("\n");
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
+import { issuesOf, parse } from "../helpers/config.js";
 
 const HEADER = `customer_identifier: demo
 input:
@@ -91,7 +76,7 @@ input:
   aws_access_key_id: "\${KEY_ID}"
   aws_secret_access_key: '\${SECRET}'
   aws_session_token: \${SESSION:-}
-  s3_select_where: "S3Object.cost > $\${literal} AND x = '\${Y:-a b}'"
+  s3_select_where: "S3Object.note = '$\${literal}' AND x = '\${Y:-a b}'"
 outputs:
   - file:
       directory: /data/\${CUSTOMER}
@@ -111,7 +96,7 @@ outputs:
     expect(cfg.input.aws_access_key_id).toBe("AKIDFROMENV");
     expect(cfg.input.aws_secret_access_key).toBe("secret-from-env");
     expect(cfg.input.aws_session_token).toBeUndefined();
-    expect(cfg.input.s3_select_where).toBe(`S3Object.cost > \${literal} AND x = 'a b'`);
+    expect(cfg.input.s3_select_where).toBe(`S3Object.note = '\${literal}' AND x = 'a b'`);
     expect(outputOf(cfg, "file").config).toMatchObject({ directory: "/data/acme", max_files: 7 });
   });
 

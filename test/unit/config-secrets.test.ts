@@ -3,17 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateCommand } from "../../src/cli/validate.js";
-import { ConfigError, parseConfig } from "../../src/config/index.js";
-
-function issuesOf(text: string, env: Record<string, string> = {}): string[] {
-  try {
-    parseConfig(text, "config.yaml", { env });
-  } catch (err) {
-    if (err instanceof ConfigError) return err.format().split("\n");
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
+import { issuesOf } from "../helpers/config.js";
 
 const HEADER = `customer_identifier: demo
 input:

@@ -65,6 +65,7 @@ describe("validateCommand", () => {
       "aws_region",
       "aws_access_key_id",
       "aws_secret_access_key",
+      "s3_select_mode",
       "max_concurrent_files",
       "visibility_timeout_seconds",
       "wait_time_seconds",

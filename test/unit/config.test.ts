@@ -6,16 +6,12 @@ import {
   type ExporterConfig,
   loadConfig,
   type OutputConfig,
-  parseConfig,
   toConfigFile,
 } from "../../src/config/index.js";
+import { parse } from "../helpers/config.js";
 
 const FIXTURES = join(import.meta.dirname, "../fixtures/config");
 const fixture = (name: string) => join(FIXTURES, name);
-
-function parse(text: string): ExporterConfig {
-  return parseConfig(text, "config.yaml", { env: {} });
-}
 
 const HEADER = `customer_identifier: demo
 input:
@@ -39,6 +35,7 @@ describe("the guide's template", () => {
       aws_access_key_id: "AKIAIOSFODNN7EXAMPLE",
       aws_secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
       max_concurrent_files: 4,
+      s3_select_mode: "auto",
       visibility_timeout_seconds: 300,
       wait_time_seconds: 20,
     });

@@ -1,4 +1,5 @@
 import type { Storage } from "@google-cloud/storage";
+import { abortable } from "../../core/abortable.js";
 import { ExporterError } from "../../core/errors.js";
 import type { ObjectMeta, ObjectStore } from "../common/object-store.js";
 import { emulatorHostProblem, REQUEST_TIMEOUT_MS } from "./gcs-client.js";
@@ -58,14 +59,14 @@ export class GcsObjectStore implements ObjectStore {
     const bucket = this.storage.bucket(this.opts.bucket);
     let metadataRead = false;
     try {
-      await abortable(bucket.getMetadata(), signal);
+      await abortable(bucket.getMetadata(), signal, abortError);
       metadataRead = true;
     } catch (err) {
       if (gcsHttpStatus(err) !== 403) throw this.classify(err);
     }
     let granted: Record<string, boolean>;
     try {
-      [granted] = await abortable(bucket.iam.testPermissions([CREATE]), signal);
+      [granted] = await abortable(bucket.iam.testPermissions([CREATE]), signal, abortError);
     } catch (err) {
       const status = gcsHttpStatus(err);
       if (metadataRead && status !== undefined && status !== 401 && status !== 403) return;
@@ -102,7 +103,7 @@ export class GcsObjectStore implements ObjectStore {
       (this.opts.uploadTimeoutMs ?? UPLOAD_TIMEOUT_MS) +
       Math.ceil((body.length / SLOWEST_BYTES_PER_SECOND) * 1000);
     try {
-      await withDeadline(abortable(saving, signal), timeoutMs, () => {
+      await withDeadline(abortable(saving, signal, abortError), timeoutMs, () => {
         return new ExporterError(
           "gcs_timeout",
           "retryable",
@@ -121,30 +122,6 @@ export class GcsObjectStore implements ObjectStore {
       ...(this.opts.secrets ? { secrets: this.opts.secrets } : {}),
     });
   }
-}
-
-/**
- * `work`, or a rejection when `signal` aborts first. The client's calls take no signal: the call
- * itself goes on and its outcome is dropped (a late upload rewrites the same bytes).
- */
-function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  work.catch(() => {}); // its outcome may arrive after we stopped listening
-  if (signal.aborted) return Promise.reject(abortError(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 function abortError(signal: AbortSignal): ExporterError {
