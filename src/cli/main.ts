@@ -10,7 +10,9 @@ Usage:
   canary-exporter validate -c config.yaml    check a config, print the effective one (secrets ***)
   canary-exporter demo [--files N] [--records N] [--dir DIR]
                                              local end-to-end demo: no cloud account needed
-  canary-exporter local-stack [--port 4566]  start a local SQS/SNS/S3 with Red Canary's queues
+  canary-exporter local-stack [--port 4566] [--api-port 4567]
+                                             start a local SQS/SNS/S3 with Red Canary's queues,
+                                             and a local Red Canary API for enrichment
   canary-exporter simulate [--format F] [--files N] [--records N] [--seed N]
                                              upload simulated telemetry to the local stack
   canary-exporter --version | --help
@@ -36,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "v" },
       port: { type: "string" },
+      "api-port": { type: "string" },
       customer: { type: "string" },
       namespace: { type: "string" },
       "raw-delivery": { type: "boolean" },
@@ -84,6 +87,7 @@ async function main(argv: string[]): Promise<number> {
       const { localStackCommand } = await import("./local-stack.js");
       return localStackCommand({
         port: num(values.port) ?? 4566,
+        apiPort: num(values["api-port"]),
         customer: values.customer ?? "demo",
         namespace: values.namespace ?? "demo-ns",
         rawDelivery: values["raw-delivery"] ?? false,

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import { abortable } from "../core/abortable.js";
@@ -115,6 +116,8 @@ export class EndpointDirectory {
     this.now = opts.now ?? Date.now;
     this.byId = opts.match === "id";
     this.cache = new LRUCache<string, Entry>({ max: opts.maxEntries });
+    // Every lookup in flight listens to these (one per endpoint, hundreds on a cold start).
+    setMaxListeners(0, this.lifetime.signal, this.breaker.signal);
   }
 
   get size(): number {
@@ -219,6 +222,7 @@ export class EndpointDirectory {
         this.breakerError = err;
         this.breakerOpenUntil = this.now() + BREAKER_OPEN_MS;
         this.breaker = new AbortController();
+        setMaxListeners(0, this.breaker.signal);
         breaker.abort(err);
       }
       throw err;

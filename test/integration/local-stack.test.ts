@@ -248,6 +248,18 @@ describe("CLI commands", () => {
     const endpoint = /^export AWS_ENDPOINT_URL=(http:\/\/127\.0\.0\.1:\d+)$/m.exec(text)?.[1];
     expect(endpoint).toBeDefined();
     expect(text).toContain("canaryexporter-cf-flattened-test-file-added-cli");
+    // The Red Canary API stand-in answers with the key the output tells users to configure.
+    const apiUrl =
+      /endpoint_enrichment: \{api_url: "(http:\/\/127\.0\.0\.1:\d+\/openapi\/v3\/)"\}/.exec(
+        text,
+      )?.[1];
+    const key = /red_canary_authentication_token: (\S+)/.exec(text)?.[1];
+    expect(apiUrl).toBeDefined();
+    const listed = await fetch(`${apiUrl}endpoints?page=1&per_page=5`, {
+      headers: { "X-Api-Key": key ?? "" },
+    });
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as { data: unknown[] }).data).toHaveLength(5);
 
     const simOut = new PassThrough();
     let simText = "";
