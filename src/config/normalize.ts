@@ -115,7 +115,20 @@ function checkEnrichment(
   enabled: boolean,
   issues: IssueCollector,
 ) {
-  if (enabled) return;
+  if (enabled) {
+    // The API host is <customer_identifier>.my.redcanary.co: it must be a DNS label.
+    const id = file.customer_identifier.toLowerCase();
+    if (
+      file.endpoint_enrichment.api_url === undefined &&
+      !/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(id)
+    ) {
+      issues.at(
+        ["customer_identifier"],
+        "cannot name the Red Canary API host (<customer_identifier>.my.redcanary.co needs letters, digits and inner hyphens); set endpoint_enrichment.api_url to your API's URL",
+      );
+    }
+    return;
+  }
   const enable =
     "set red_canary_authentication_token (top level or under input:) to enable endpoint enrichment";
   if (issues.hasKey(["endpoint_enrichment"])) {

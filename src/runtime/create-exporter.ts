@@ -79,8 +79,9 @@ export async function createExporter(
       `dead_letter.directory ${cfg.dead_letter.directory} is not writable: ${describeError(err)}; bad input could not be kept there`,
     );
   }
-  const enrichment = createEnrichment(cfg, { logger, metrics });
+  let enrichment: ReturnType<typeof createEnrichment>;
   try {
+    enrichment = createEnrichment(cfg, { logger, metrics });
     await enrichment?.start();
   } catch (err) {
     enrichment?.close();

@@ -108,3 +108,25 @@ outputs: [{file: {directory: out}}]
     ]);
   });
 });
+
+describe("the API host", () => {
+  it("must be derivable from customer_identifier unless api_url is set", () => {
+    expect(
+      issuesOf(`customer_identifier: acme_corp
+input: {stream_name: native}
+red_canary_authentication_token: key-1234567890
+outputs: [{file: {directory: out}}]
+`),
+    ).toEqual([
+      "config.yaml:1:22: customer_identifier: cannot name the Red Canary API host (<customer_identifier>.my.redcanary.co needs letters, digits and inner hyphens); set endpoint_enrichment.api_url to your API's URL",
+    ]);
+    expect(
+      parse(`customer_identifier: acme_corp
+input: {stream_name: native}
+red_canary_authentication_token: key-1234567890
+endpoint_enrichment: {api_url: "https://acme.my.redcanary.co/openapi/v3/"}
+outputs: [{file: {directory: out}}]
+`).endpoint_enrichment.api_url,
+    ).toBe("https://acme.my.redcanary.co/openapi/v3/");
+  });
+});
