@@ -40,6 +40,7 @@ import { pipeline, Readable } from "node:stream";
 import { crc32, createGunzip } from "node:zlib";
 import { SelectSyntaxError } from "../select/types.js";
 import { compileSelectStatement } from "../select/where.js";
+import { forward } from "./http-forward.js";
 
 export interface S3SelectStandInOptions {
   /** The S3 server requests go through to, e.g. fauxqs's `http://127.0.0.1:PORT`. */
@@ -469,26 +470,4 @@ async function firstChunk(body: IncomingMessage): Promise<Buffer> {
     ])) as string[];
     if (event === "end") return Buffer.alloc(0);
   }
-}
-
-/** Pipes a request to the upstream unchanged and its answer back. */
-function forward(req: IncomingMessage, res: ServerResponse, target: URL): void {
-  const up = request(
-    {
-      host: target.hostname,
-      port: target.port,
-      method: req.method,
-      path: req.url,
-      headers: req.headers,
-    },
-    (upRes) => {
-      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-      upRes.pipe(res);
-    },
-  );
-  up.on("error", () => {
-    if (!res.headersSent) res.writeHead(502);
-    res.end();
-  });
-  req.pipe(up);
 }

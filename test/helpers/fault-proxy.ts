@@ -6,6 +6,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { AddressInfo } from "node:net";
+import { forward as forwardUnchanged } from "../../src/local/http-forward.js";
 
 /**
  * A small fault-injecting HTTP proxy, owned by the project, for tests against real local
@@ -125,46 +126,31 @@ function matches(rule: FaultRule, req: IncomingMessage): boolean {
 
 /** Pipes the request upstream; with `cutAfter`, the response body is cut after that many bytes. */
 function forward(req: IncomingMessage, res: ServerResponse, target: URL, cutAfter?: number): void {
-  const up = request(
-    {
-      host: target.hostname,
-      port: target.port,
-      method: req.method,
-      path: req.url,
-      headers: req.headers,
-    },
-    (upRes) => {
-      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-      if (cutAfter === undefined) {
-        upRes.pipe(res);
-        return;
-      }
-      let sent = 0;
-      const cut = () => {
-        // The promised Content-Length is never reached: the client sees a dropped connection.
-        res.flushHeaders();
-        res.socket?.destroy();
-        upRes.destroy();
-      };
-      if (cutAfter <= 0) {
-        cut();
-        return;
-      }
-      upRes.on("data", (chunk: Buffer) => {
-        if (sent >= cutAfter) return;
-        const part = chunk.subarray(0, cutAfter - sent);
-        sent += part.length;
-        res.write(part);
-        if (sent >= cutAfter) cut();
-      });
-      upRes.on("end", () => res.end());
-    },
-  );
-  up.on("error", () => {
-    if (!res.headersSent) res.writeHead(502);
-    res.end();
+  if (cutAfter === undefined) {
+    forwardUnchanged(req, res, target);
+    return;
+  }
+  forwardUnchanged(req, res, target, (upRes) => {
+    let sent = 0;
+    const cut = () => {
+      // The promised Content-Length is never reached: the client sees a dropped connection.
+      res.flushHeaders();
+      res.socket?.destroy();
+      upRes.destroy();
+    };
+    if (cutAfter <= 0) {
+      cut();
+      return;
+    }
+    upRes.on("data", (chunk: Buffer) => {
+      if (sent >= cutAfter) return;
+      const part = chunk.subarray(0, cutAfter - sent);
+      sent += part.length;
+      res.write(part);
+      if (sent >= cutAfter) cut();
+    });
+    upRes.on("end", () => res.end());
   });
-  req.pipe(up);
 }
 
 /** Sends `text` upstream as the request's body; the answer's body goes through `response`. */
