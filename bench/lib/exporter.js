@@ -56,7 +56,7 @@ export function parseMetrics(text) {
   const totals = {};
   const labelled = {};
   for (const line of text.split("\n")) {
-    const m = /^canary_exporter_([a-z_]+)(\{[^}]*\})?\s+([0-9.eE+-]+)$/.exec(line);
+    const m = /^canary_exporter_([a-z0-9_]+)(\{[^}]*\})?\s+([0-9.eE+-]+)$/.exec(line);
     // The exporter's own counters; prom-client's process_* and nodejs_* defaults are left out.
     if (!m || /^(process|nodejs)_/.test(m[1])) continue;
     const value = Number(m[3]);
@@ -64,6 +64,17 @@ export function parseMetrics(text) {
     if (m[2]) labelled[`${m[1]}${m[2]}`] = value;
   }
   return { totals, labelled };
+}
+
+/** `{ <label value>: count }` of one labelled counter, from parseMetrics' `labelled`. */
+export function labelled(metrics, name, label) {
+  const out = {};
+  const re = new RegExp(`^${name}\\{(?:.*,)?${label}="([^"]*)"`);
+  for (const [key, value] of Object.entries(metrics ?? {})) {
+    const m = re.exec(key);
+    if (m) out[m[1]] = (out[m[1]] ?? 0) + value;
+  }
+  return out;
 }
 
 async function scrape(port) {

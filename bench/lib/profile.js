@@ -60,6 +60,10 @@ export async function summariseProfile(dir, top = 15) {
     }
   }
 
+  // The process is idle while it waits for I/O, but also at start-up and after SIGTERM (the
+  // last long poll may take its full wait time to end): shares of the non-idle time compare
+  // runs whose idle tails differ.
+  const busy = total - (areas.get("(idle)") ?? 0);
   const rank = (m) =>
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
@@ -68,10 +72,12 @@ export async function summariseProfile(dir, top = 15) {
         name,
         seconds: Math.round(us / 1e4) / 100,
         percent: Math.round((us / total) * 1000) / 10,
+        percent_not_idle: name === "(idle)" ? null : Math.round((us / busy) * 1000) / 10,
       }));
   return {
     file: names[0],
     sampled_s: Math.round(total / 1e4) / 100,
+    not_idle_s: Math.round(busy / 1e4) / 100,
     top_self_by_function: rank(functions),
     top_self_by_area: rank(areas),
     top_total_exporter_functions: rank(inclusive),

@@ -69,11 +69,12 @@ export async function freshQueue(stack, name) {
 /**
  * Writes an exporter config for the local stack: the seed's template with `outputs` (a list of
  * `{ directory, where? }`), reading `queueUrl`, plus the metrics listener the bench reads
- * progress from.
+ * progress from. `input` adds keys to the input section (`s3_select_where`, ...); `settings`
+ * adds top-level keys, maps nested (`endpoint_enrichment: { api_url }`, ...).
  */
 export async function writeConfig(
   path,
-  { queueUrl, outputs, maxConcurrentFiles, metricsPort, deadLetter },
+  { queueUrl, outputs, maxConcurrentFiles, metricsPort, deadLetter, input = {}, settings = {} },
 ) {
   const lines = [
     `customer_identifier: ${CUSTOMER}`,
@@ -84,6 +85,8 @@ export async function writeConfig(
     "  aws_secret_access_key: test",
     `  max_concurrent_files: ${maxConcurrentFiles}`,
     `  queue_url: ${queueUrl}`,
+    ...yamlLines(input, "  "),
+    ...yamlLines(settings, ""),
     "outputs:",
   ];
   for (const o of outputs) {
@@ -100,6 +103,20 @@ export async function writeConfig(
   lines.push("metrics:", `  listen: 127.0.0.1:${metricsPort}`);
   lines.push("log_level: info", "");
   await writeFile(path, lines.join("\n"));
+}
+
+/** A map of scalars and nested maps as YAML lines; strings double-quoted (JSON is YAML). */
+function yamlLines(map, indent) {
+  const lines = [];
+  for (const [key, value] of Object.entries(map)) {
+    if (value === undefined) continue;
+    if (value !== null && typeof value === "object") {
+      lines.push(`${indent}${key}:`, ...yamlLines(value, `${indent}  `));
+    } else {
+      lines.push(`${indent}${key}: ${JSON.stringify(value)}`);
+    }
+  }
+  return lines;
 }
 
 /** Lines and bytes in the `.json` files of an output directory. */
