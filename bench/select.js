@@ -3,7 +3,7 @@ import { round } from "./lib/exporter.js";
 import { runOnce, runScenarios, simulateFiles, simulationFacts } from "./lib/scenarios.js";
 import { startStack } from "./lib/setup.js";
 
-/** The seed guide's example clause. */
+/** The clause of the select benchmark: standardized records, two event types, one sensor out. */
 export const BENCH_CLAUSE =
   "s.event_type_cd IN ('process_start', 'network_connection') AND s.sensor_id <> 529";
 
