@@ -1,8 +1,9 @@
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { decodeObjectStream } from "../input/decode.js";
-import { readRecordBatches } from "../input/lines.js";
+import { type LineBatch, readRecordBatches } from "../input/lines.js";
 import type { Metrics } from "../telemetry/metrics.js";
+import { type BackoffOptions, backoffDelay, sleep } from "./backoff.js";
 import type { Budget } from "./budget.js";
 import { deliver } from "./deliver.js";
 import { describeError, ExporterError } from "./errors.js";
@@ -18,6 +19,12 @@ export interface OpenedObject {
    * then does not evaluate it again. False or absent: every record of the object is in `body`.
    */
   readonly preselected?: boolean;
+  /**
+   * What was read: the object's ETag and how it was read (GetObject, S3 Select). A read that
+   * failed part-way resumes on a new open only when this is set and the same, so that skipping
+   * the lines already handed on skips the same lines. Absent: a failed read is never resumed.
+   */
+  readonly version?: string;
 }
 
 /** Where objects come from (S3 GetObject or S3 Select). */
@@ -62,10 +69,43 @@ export interface FileProcessorDeps {
   readonly batchRecords?: number;
   readonly batchBytes?: number;
   readonly maxLineBytes?: number;
+  /** Waits before resuming a read that failed part-way. Default 1 s growing to 8 s. */
+  readonly resumeBackoff?: BackoffOptions;
 }
 
 /** Invalid lines logged one by one per file before switching to a summary at the end. */
 const INVALID_LINES_LOGGED = 5;
+
+/**
+ * A read that fails part-way is resumed in place, its message kept in flight: up to this many
+ * times in a row without a new batch handed on, after waits growing from 1 s.
+ */
+const MAX_RESUMES = 3;
+const RESUME_BACKOFF = { baseMs: 1_000, maxMs: 8_000 };
+
+/** What a file's reads have done so far (shared by a first read and its resumes). */
+interface ReadState {
+  readonly pending: PendingSet;
+  records: number;
+  invalid: number;
+  /** Lines wholly handed on (the last line of the last batch): a resumed read passes them over. */
+  handled: number;
+}
+
+/**
+ * A failure worth reading the object again for, without giving its message back: a retryable
+ * read error (a cut or stalled download, an S3 Select stream that broke off, a 5xx on the
+ * re-open) of an object whose version is known. A changed object is read again from its start
+ * through the queue instead.
+ */
+function resumable(err: unknown, version: string | undefined): boolean {
+  return (
+    version !== undefined &&
+    err instanceof ExporterError &&
+    err.kind === "retryable" &&
+    err.code !== "object_changed"
+  );
+}
 
 /**
  * Streams one object through decode -> lines -> per-output filter -> outputs. Reading never
@@ -88,65 +128,49 @@ export class FileProcessor {
   ): Promise<FileOutcome> {
     const { metrics, logger } = this.deps;
     const log = logger.child({ message_id: messageId, bucket: ref.bucket, object: ref.key });
-    const pending = new PendingSet();
-    let records = 0;
-    let invalid = 0;
+    const state: ReadState = { pending: new PendingSet(), records: 0, invalid: 0, handled: 0 };
     let failure: unknown;
-    try {
-      const { body, contentLength, preselected } = await this.deps.source.open(ref, signal);
-      const select = preselected ? null : (this.deps.select ?? null);
-      const decoded = decodeObjectStream(body, { expectedBytes: contentLength, signal });
-      for await (const chunk of readRecordBatches(decoded, {
-        source: ref,
-        maxLineBytes: this.deps.maxLineBytes,
-        batchRecords: this.deps.batchRecords,
-        batchBytes: this.deps.batchBytes,
-      })) {
-        for (const bad of chunk.invalid) {
-          invalid++;
-          metrics.invalidRecords.inc();
-          if (invalid <= INVALID_LINES_LOGGED) {
-            log.warn(
-              { line: bad.line, reason: bad.reason },
-              `invalid record at line ${bad.line} of s3://${ref.bucket}/${ref.key}: ${bad.reason}; kept in the dead-letter directory, the rest of the file goes on`,
-            );
-          }
-          pending.add(
-            this.deps.deadLetter.write({
-              kind: "invalid_record",
-              source: ref,
-              line: bad.line,
-              reason: bad.reason,
-              raw: bad.raw,
-            }),
+    /** What the first open read (see OpenedObject.version); a resume must read the same. */
+    let version: string | undefined;
+    let stalled = 0;
+    for (;;) {
+      const handledBefore = state.handled;
+      try {
+        const opened = await this.deps.source.open(ref, signal);
+        if (state.handled > 0 && opened.version !== version) {
+          opened.body.destroy();
+          throw new ExporterError(
+            "object_changed",
+            "retryable",
+            `s3://${ref.bucket}/${ref.key} is not the object read before (${version} then ${opened.version ?? "no ETag"}); the file will be read again from its start`,
           );
         }
-        if (chunk.records.length === 0) continue;
-        records += chunk.records.length;
-        metrics.recordsReceived.inc(chunk.records.length);
-        let batch = chunk.records;
-        let bytes = chunk.bytes;
-        if (select) {
-          batch = batch.filter((r) => select(r.value));
-          if (batch.length < chunk.records.length) {
-            metrics.selectDiscarded.inc(chunk.records.length - batch.length);
-            bytes = byteLength(batch);
-          }
-          if (batch.length === 0) continue;
+        version = opened.version;
+        await this.read(ref, opened, state, log, signal);
+        break;
+      } catch (err) {
+        if (signal.aborted) break;
+        stalled = state.handled > handledBefore ? 1 : stalled + 1;
+        if (!resumable(err, version) || stalled > MAX_RESUMES) {
+          failure = err;
+          break;
         }
-        if (this.deps.enricher) {
-          batch = await this.deps.enricher.enrich(batch, signal);
-          bytes = byteLength(batch);
-        }
-        await this.deps.bytesInFlight.acquire(bytes, signal);
-        const write = this.route(ref, batch, bytes, signal).finally(() =>
-          this.deps.bytesInFlight.release(bytes),
+        metrics.readResumes.inc();
+        metrics.errors.inc({ error_type: (err as ExporterError).code, stage: "receiving" });
+        const backoff = this.deps.resumeBackoff ?? RESUME_BACKOFF;
+        const delay = Math.max(backoff.baseMs, backoffDelay(stalled, backoff));
+        log.warn(
+          { error_type: (err as ExporterError).code, after_line: state.handled, attempt: stalled },
+          `reading s3://${ref.bucket}/${ref.key} failed after line ${state.handled}: ${describeError(err)}; reading it again in ${Math.ceil(delay / 1000)} s and passing over the ${state.handled} lines already handed on (attempt ${stalled} of ${MAX_RESUMES}); its SQS message stays in flight`,
         );
-        pending.add(write);
+        try {
+          await sleep(delay, signal);
+        } catch {
+          break; // shutdown
+        }
       }
-    } catch (err) {
-      failure = err;
     }
+    const { pending, records, invalid } = state;
     onReadComplete?.();
     const writeFailure = await pending.settled();
     if (invalid > INVALID_LINES_LOGGED) {
@@ -181,6 +205,85 @@ export class FileProcessor {
       `reading s3://${ref.bucket}/${ref.key} failed: ${describeError(failure)}; the message will be retried`,
     );
     return { status: "retry", error: failure };
+  }
+
+  /**
+   * Reads an opened object from line `state.handled + 1` to its end, handing each batch on:
+   * invalid lines to the dead letter, records through the WHERE clause and enrichment to the
+   * outputs. `state.handled` advances only once a batch is wholly handed on.
+   */
+  private async read(
+    ref: SourceRef,
+    opened: OpenedObject,
+    state: ReadState,
+    log: Logger,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { metrics } = this.deps;
+    const { body, contentLength, preselected } = opened;
+    const select = preselected ? null : (this.deps.select ?? null);
+    const decoded = decodeObjectStream(body, { expectedBytes: contentLength, signal });
+    for await (const chunk of readRecordBatches(decoded, {
+      source: ref,
+      maxLineBytes: this.deps.maxLineBytes,
+      batchRecords: this.deps.batchRecords,
+      batchBytes: this.deps.batchBytes,
+      skipLines: state.handled,
+    })) {
+      for (const bad of chunk.invalid) {
+        state.invalid++;
+        metrics.invalidRecords.inc();
+        if (state.invalid <= INVALID_LINES_LOGGED) {
+          log.warn(
+            { line: bad.line, reason: bad.reason },
+            `invalid record at line ${bad.line} of s3://${ref.bucket}/${ref.key}: ${bad.reason}; kept in the dead-letter directory, the rest of the file goes on`,
+          );
+        }
+        state.pending.add(
+          this.deps.deadLetter.write({
+            kind: "invalid_record",
+            source: ref,
+            line: bad.line,
+            reason: bad.reason,
+            raw: bad.raw,
+          }),
+        );
+      }
+      if (chunk.records.length > 0) await this.handOn(ref, chunk, select, state, signal);
+      state.handled = chunk.lastLine;
+    }
+  }
+
+  /** One batch's records: the WHERE clause, enrichment, the byte budget, then the outputs. */
+  private async handOn(
+    ref: SourceRef,
+    chunk: LineBatch,
+    select: ((record: unknown) => boolean) | null,
+    state: ReadState,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { metrics } = this.deps;
+    state.records += chunk.records.length;
+    metrics.recordsReceived.inc(chunk.records.length);
+    let batch = chunk.records;
+    let bytes = chunk.bytes;
+    if (select) {
+      batch = batch.filter((r) => select(r.value));
+      if (batch.length < chunk.records.length) {
+        metrics.selectDiscarded.inc(chunk.records.length - batch.length);
+        bytes = byteLength(batch);
+      }
+      if (batch.length === 0) return;
+    }
+    if (this.deps.enricher) {
+      batch = await this.deps.enricher.enrich(batch, signal);
+      bytes = byteLength(batch);
+    }
+    await this.deps.bytesInFlight.acquire(bytes, signal);
+    const write = this.route(ref, batch, bytes, signal).finally(() =>
+      this.deps.bytesInFlight.release(bytes),
+    );
+    state.pending.add(write);
   }
 
   /** Sends one decoded chunk to every output whose filter wants some of it. */

@@ -42,6 +42,12 @@ export interface ReadRecordsOptions {
   readonly batchRecords?: number;
   /** A batch closes once its `bytes` reach this. Default 1 MiB. */
   readonly batchBytes?: number;
+  /**
+   * Lines 1 to `skipLines` are passed over without being decoded or parsed, and the first batch
+   * starts at line `skipLines + 1`: what a read resumed after a failure already handed on.
+   * Default 0.
+   */
+  readonly skipLines?: number;
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
@@ -74,6 +80,7 @@ export class LineSplitter {
   private readonly maxLine: number;
   private readonly maxRecords: number;
   private readonly maxBytes: number;
+  private readonly skipLines: number;
 
   /** Pieces of the line in progress (not yet terminated by \n); views into pushed chunks. */
   private pieces: Buffer[] = [];
@@ -98,6 +105,8 @@ export class LineSplitter {
     this.maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.maxRecords = opts.batchRecords ?? 500;
     this.maxBytes = opts.batchBytes ?? 1024 * 1024;
+    this.skipLines = Math.max(0, Math.floor(opts.skipLines ?? 0));
+    this.firstLine = this.skipLines + 1;
   }
 
   push(chunk: Buffer): void {
@@ -105,6 +114,13 @@ export class LineSplitter {
     let pos = 0;
     while (pos < len) {
       const nl = chunk.indexOf(LF, pos);
+      if (this.line <= this.skipLines) {
+        // Already handed on by an earlier read of this object: only counted.
+        if (nl === -1) return;
+        this.line++;
+        pos = nl + 1;
+        continue;
+      }
       const end = nl === -1 ? len : nl;
       if (this.skipHead !== null) {
         this.keepHead(chunk, pos, end);
@@ -137,7 +153,9 @@ export class LineSplitter {
 
   /** The input is over: the last line may lack its newline. */
   end(): void {
-    if (this.skipHead !== null) {
+    if (this.line <= this.skipLines) {
+      // The last skipped line had no newline: nothing is left to read.
+    } else if (this.skipHead !== null) {
       this.finishOverlong();
     } else if (this.pieceBytes > 0) {
       const whole = Buffer.concat(this.pieces, this.pieceBytes);

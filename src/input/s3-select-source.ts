@@ -50,7 +50,7 @@ export class S3SelectSource implements ObjectSource {
 
   async open(ref: SourceRef, signal: AbortSignal): Promise<OpenedObject> {
     if (this.useFallback) return this.opts.fallback.open(ref, signal);
-    const compression = await this.detectCompression(ref, signal);
+    const { compression, etag } = await this.detectCompression(ref, signal);
     if (compression === "EMPTY") return { body: Readable.from([]), contentLength: 0 };
     // Aborted when the caller's signal fires or the body is dropped early: it closes the
     // HTTP response the event stream is read from.
@@ -87,28 +87,35 @@ export class S3SelectSource implements ObjectSource {
     this.logPath("reading objects with S3 Select: input.s3_select_where is applied by S3");
     const body = recordsBody(payload, ref, this.opts.metrics, () => request.abort());
     body.once("close", () => signal.removeEventListener("abort", onAbort));
-    return { body, preselected: true };
+    return { body, preselected: true, ...(etag ? { version: `S3 Select ${etag}` } : {}) };
   }
 
-  /** GZIP or NONE by the magic bytes `1f 8b`; EMPTY for a zero-byte object. */
+  /**
+   * GZIP or NONE by the magic bytes `1f 8b`; EMPTY for a zero-byte object. With the object's
+   * ETag, which names the version the Select reads (for resuming a failed read).
+   */
   private async detectCompression(
     ref: SourceRef,
     signal: AbortSignal,
-  ): Promise<"GZIP" | "NONE" | "EMPTY"> {
+  ): Promise<{ compression: "GZIP" | "NONE" | "EMPTY"; etag?: string | undefined }> {
     let head: Uint8Array;
+    let etag: string | undefined;
     try {
       const res = await this.opts.s3.send(
         new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: "bytes=0-1" }),
         { abortSignal: signal },
       );
+      etag = res.ETag;
       head = res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
     } catch (err) {
       // S3 answers 416 InvalidRange to any range of a zero-byte object.
-      if (errorName(err) === "InvalidRange" || httpStatus(err) === 416) return "EMPTY";
+      if (errorName(err) === "InvalidRange" || httpStatus(err) === 416) {
+        return { compression: "EMPTY" };
+      }
       throw classifyS3Error(err, ref);
     }
-    if (head.length === 0) return "EMPTY";
-    return head[0] === 0x1f && head[1] === 0x8b ? "GZIP" : "NONE";
+    if (head.length === 0) return { compression: "EMPTY" };
+    return { compression: head[0] === 0x1f && head[1] === 0x8b ? "GZIP" : "NONE", etag };
   }
 
   private async unavailable(

@@ -36,6 +36,7 @@ export class S3ObjectSource implements ObjectSource {
     return {
       body,
       ...(res.ContentLength !== undefined ? { contentLength: res.ContentLength } : {}),
+      ...(res.ETag ? { version: `GetObject ${res.ETag}` } : {}),
     };
   }
 }

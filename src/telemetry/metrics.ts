@@ -27,6 +27,10 @@ export class Metrics {
     "S3 test events acknowledged and skipped.",
   );
   readonly filesProcessed = this.counter("files_processed_total", "S3 objects read to the end.");
+  readonly readResumes = this.counter(
+    "file_read_resumes_total",
+    "Reads of an S3 object that failed part-way and were resumed, their SQS message kept in flight.",
+  );
   readonly bytesRead = this.counter(
     "bytes_read_total",
     "Bytes read from S3 (before decompression).",

@@ -24,7 +24,8 @@ export interface FaultRule {
   times?: number;
   readonly fault:
     | { kind: "status"; status: number; body?: string; contentType?: string }
-    | { kind: "cut"; afterBytes: number }
+    /** Cut the response after `afterBytes` body bytes; with `holdMs`, hold them that long first. */
+    | { kind: "cut"; afterBytes: number; holdMs?: number }
     | { kind: "delay"; ms: number }
     | { kind: "rewrite"; rewrite: (requestBody: string) => Rewrite };
 }
@@ -75,7 +76,7 @@ export async function startFaultProxy(
         res.end(rule.fault.body ?? "");
         return;
       }
-      forward(req, res, target, rule.fault.afterBytes);
+      forward(req, res, target, rule.fault.afterBytes, rule.fault.holdMs);
       return;
     }
     if (rule && rule.fault.kind === "rewrite") {
@@ -124,19 +125,32 @@ function matches(rule: FaultRule, req: IncomingMessage): boolean {
   return true;
 }
 
-/** Pipes the request upstream; with `cutAfter`, the response body is cut after that many bytes. */
-function forward(req: IncomingMessage, res: ServerResponse, target: URL, cutAfter?: number): void {
+/**
+ * Pipes the request upstream; with `cutAfter`, the response body is cut after that many bytes,
+ * `holdMs` after they were sent (a server dropping a connection that went quiet).
+ */
+function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: URL,
+  cutAfter?: number,
+  holdMs = 0,
+): void {
   if (cutAfter === undefined) {
     forwardUnchanged(req, res, target);
     return;
   }
   forwardUnchanged(req, res, target, (upRes) => {
     let sent = 0;
-    const cut = () => {
+    const drop = () => {
       // The promised Content-Length is never reached: the client sees a dropped connection.
       res.flushHeaders();
       res.socket?.destroy();
       upRes.destroy();
+    };
+    const cut = () => {
+      if (holdMs > 0) setTimeout(drop, holdMs);
+      else drop();
     };
     if (cutAfter <= 0) {
       cut();
@@ -149,7 +163,9 @@ function forward(req: IncomingMessage, res: ServerResponse, target: URL, cutAfte
       res.write(part);
       if (sent >= cutAfter) cut();
     });
-    upRes.on("end", () => res.end());
+    upRes.on("end", () => {
+      if (sent < cutAfter) res.end();
+    });
   });
 }
 

@@ -10,6 +10,7 @@ import { type LocalStack, startLocalStack } from "../../src/local/stack.js";
 import { createExporter } from "../../src/runtime/create-exporter.js";
 import { silentLogger } from "../../src/telemetry/logger.js";
 import { Metrics } from "../../src/telemetry/metrics.js";
+import { startFaultProxy } from "../helpers/fault-proxy.js";
 import {
   counterValue,
   queueEmpty,
@@ -72,6 +73,34 @@ function simulateFiles(files: number, recordsPerFile: number, seed: number) {
     recordsPerFile,
     seed,
   });
+}
+
+/** An in-process exporter on `text`, with the waits the outage tests need. */
+async function startExporter(text: string) {
+  process.env.AWS_ENDPOINT_URL = stack.endpoint;
+  const metrics = new Metrics();
+  const cfg = parseConfig(text, "test-config.yaml");
+  const { exporter, poller } = await createExporter(cfg, { logger: silentLogger(), metrics });
+  const running = exporter.run();
+  return {
+    metrics,
+    poller,
+    recordsWaiting: () =>
+      waitFor(
+        async () => (await metrics.enrichmentWaiting.get()).values[0]?.value !== 0,
+        "records to wait for the API",
+      ),
+    drained: () =>
+      waitFor(
+        async () => (await queueEmpty(stack, STREAM)) && poller.inFlightCount === 0,
+        "the queue to drain",
+        60_000,
+      ),
+    async stop() {
+      exporter.stop("test done");
+      await running;
+    },
+  };
 }
 
 type Json = Record<string, unknown>;
@@ -191,8 +220,7 @@ describe("endpoint enrichment against the Red Canary API stand-in", () => {
     api.setDown("503");
     const dir = join(work, "outage");
     await simulateFiles(4, 250, 403);
-    process.env.AWS_ENDPOINT_URL = stack.endpoint;
-    const cfg = parseConfig(
+    const run = await startExporter(
       config(
         dir,
         api,
@@ -202,17 +230,11 @@ describe("endpoint enrichment against the Red Canary API stand-in", () => {
       export_only_where: {endpoint_metadata.platform: [MacOS]}`,
         "  requests_per_minute: 600",
       ),
-      "test-config.yaml",
     );
-    const metrics = new Metrics();
-    const { exporter, poller } = await createExporter(cfg, { logger: silentLogger(), metrics });
-    const running = exporter.run();
+    const { metrics, poller } = run;
     try {
       // The API answers nothing: records wait, their messages stay in flight, nothing is out.
-      await waitFor(
-        async () => (await metrics.enrichmentWaiting.get()).values[0]?.value !== 0,
-        "records to wait for the API",
-      );
+      await run.recordsWaiting();
       await new Promise((r) => setTimeout(r, 8000));
       expect(await readJsonLines(join(dir, "all")).catch(() => [])).toEqual([]);
       // The outage is not paid for once per endpoint (hundreds of sensors, 4 attempts each):
@@ -223,14 +245,9 @@ describe("endpoint enrichment against the Red Canary API stand-in", () => {
       expect(await counterValue(metrics.messagesReleased)).toBe(0);
 
       api.setDown(false);
-      await waitFor(
-        async () => (await queueEmpty(stack, STREAM)) && poller.inFlightCount === 0,
-        "the queue to drain",
-        60_000,
-      );
+      await run.drained();
     } finally {
-      exporter.stop("test done");
-      await running;
+      await run.stop();
     }
     const all = await readJsonLines(join(dir, "all"));
     expect(all).toHaveLength(1000);
@@ -242,6 +259,54 @@ describe("endpoint enrichment against the Red Canary API stand-in", () => {
       sorted(all.filter((l) => split(l).endpoint.platform === "MacOS")),
     );
     expect((await metrics.enrichmentWaiting.get()).values[0]?.value).toBe(0);
+  }, 120_000);
+
+  it("resumes in place a file whose S3 connection dropped while its records waited for the API", async () => {
+    // A long outage: the reader stops pulling the object while it waits, the idle S3
+    // connection is dropped (here by a proxy after 3 s; in production by the socket timeout),
+    // and the read resumes in place once the API is back, its SQS message never given back.
+    const api = await standIn({ perMinute: 600 });
+    api.setDown("503");
+    const proxy = await startFaultProxy(stack.endpoint, [
+      {
+        method: "GET",
+        path: /\.json/,
+        times: 1,
+        fault: { kind: "cut", afterBytes: 150_000, holdMs: 3000 },
+      },
+    ]);
+    process.env.AWS_ENDPOINT_URL_S3 = proxy.endpoint;
+    const dir = join(work, "dropped-while-waiting");
+    const sim = await simulateFiles(1, 12_000, 405);
+    const run = await startExporter(
+      config(dir, api, `  - file: {directory: ${join(dir, "all")}}`, "  requests_per_minute: 600"),
+    );
+    const { metrics } = run;
+    try {
+      await run.recordsWaiting();
+      await waitFor(() => proxy.hits[0] === 1, "the object to be requested through the proxy");
+      await new Promise((r) => setTimeout(r, 5000)); // the connection is dropped meanwhile
+      expect(await readJsonLines(join(dir, "all")).catch(() => [])).toEqual([]);
+      api.setDown(false);
+      await run.drained();
+    } finally {
+      await run.stop();
+      delete process.env.AWS_ENDPOINT_URL_S3;
+      await proxy.close();
+    }
+    const all = await readJsonLines(join(dir, "all"));
+    const input = await simulatedLines(stack, sim.files);
+    expect(all).toHaveLength(12_000);
+    expect(sorted(all.map((l) => JSON.stringify(split(l).record)))).toEqual(
+      sorted(input.map((l) => JSON.stringify(JSON.parse(l)))),
+    );
+    for (const line of all) {
+      const { record, endpoint } = split(line);
+      expectEndpointOf(endpoint, BY_ID.get(record.sensor_id as number) as Sensor);
+    }
+    expect(await counterValue(metrics.readResumes)).toBe(1);
+    expect(await counterValue(metrics.messagesReceived)).toBe(1);
+    expect(await counterValue(metrics.messagesReleased)).toBe(0);
   }, 120_000);
 
   it("with on_api_failure: export_unenriched, exports records marked unavailable while the API is down", async () => {

@@ -203,11 +203,19 @@ describe("S3SelectSource through the S3 Select stand-in", () => {
     const ref = await put("select/nested-gzip.json", gzipSync(text(lines)));
     const { src, logs } = source(viaStandIn, NESTED_CLAUSE, "s3");
 
-    const first = parsedLines(await readAll((await src.open(ref, signal())).body));
-    const second = parsedLines(await readAll((await src.open(ref, signal())).body));
+    const openedFirst = await src.open(ref, signal());
+    const first = parsedLines(await readAll(openedFirst.body));
+    const openedSecond = await src.open(ref, signal());
+    const second = parsedLines(await readAll(openedSecond.body));
 
     expect(first).toEqual(filtered(lines, NESTED_CLAUSE));
     expect(second).toEqual(first);
+    // Both reads name the same version, so a failed read may resume on the second.
+    expect(openedFirst.version).toMatch(/^S3 Select "[0-9a-f]{32}"$/);
+    expect(openedSecond.version).toBe(openedFirst.version);
+    const direct = await new S3ObjectSource(stack.s3).open(ref, signal());
+    direct.body.destroy();
+    expect(direct.version).toBe(openedFirst.version?.replace("S3 Select", "GetObject"));
     expect(logs.filter((l) => l.msg.startsWith("reading objects with"))).toHaveLength(1);
   });
 

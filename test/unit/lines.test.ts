@@ -170,6 +170,22 @@ describe("readRecordBatches", () => {
     expect(byBytes.reduce((n, b) => n + b.bytes, 0)).toBe(lines.join("\n").length + 1);
   });
 
+  it("passes over the first skipLines lines without parsing them, numbering the rest as before", async () => {
+    const long = `{"long":"${"y".repeat(3000)}"}`;
+    const text = `{"a":1}\nnot json\n\n${long}\n{"b":2}\nbad\n{"c":3}`;
+    for (const size of [1, 7, 1 << 16]) {
+      const whole = await read(text, size, { maxLineBytes: 100 });
+      const resumed = await read(text, size, { skipLines: 4, maxLineBytes: 100 });
+      expect(resumed.map((b) => [b.firstLine, b.lastLine])).toEqual([[5, 7]]);
+      expect(resumed.flatMap((b) => b.records.map((r) => r.raw))).toEqual(['{"b":2}', '{"c":3}']);
+      expect(resumed.flatMap((b) => b.invalid.map((i) => i.line))).toEqual([6]);
+      // The same lines as the tail of a whole read: the skipped overlong line 4 is not reported.
+      expect(whole.flatMap((b) => b.invalid.map((i) => i.line))).toEqual([2, 4, 6]);
+    }
+    expect(await read(text, 5, { skipLines: 7 })).toEqual([]);
+    expect(await read(text, 5, { skipLines: 100 })).toEqual([]);
+  });
+
   it("yields nothing for an empty or blank input", async () => {
     expect(await read("")).toEqual([]);
     expect(await read("\n\r\n  \n")).toEqual([]);
