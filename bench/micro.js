@@ -140,7 +140,7 @@ export async function microBench(opts) {
     async () => {
       let added = 0;
       for (const b of batches) {
-        const out = await enricher.enrich(b, signal);
+        const { records: out } = await enricher.enrich(b, signal);
         for (let i = 0; i < out.length; i++) added += out[i].raw.length - b[i].raw.length;
       }
       return { chars_added_per_record: round(added / records.length, 0) };

@@ -64,7 +64,10 @@ export interface FileProcessorDeps {
   readonly select?: ((record: unknown) => boolean) | null;
   /** Merges endpoint metadata before routing (may wait on the API); absent: no enrichment. */
   readonly enricher?: {
-    enrich(records: readonly TelemetryRecord[], signal: AbortSignal): Promise<TelemetryRecord[]>;
+    enrich(
+      records: readonly TelemetryRecord[],
+      signal: AbortSignal,
+    ): Promise<{ readonly records: TelemetryRecord[]; readonly addedBytes: number }>;
   };
   readonly batchRecords?: number;
   readonly batchBytes?: number;
@@ -276,8 +279,9 @@ export class FileProcessor {
       if (batch.length === 0) return;
     }
     if (this.deps.enricher) {
-      batch = await this.deps.enricher.enrich(batch, signal);
-      bytes = byteLength(batch);
+      const enriched = await this.deps.enricher.enrich(batch, signal);
+      batch = enriched.records;
+      bytes += enriched.addedBytes;
     }
     await this.deps.bytesInFlight.acquire(bytes, signal);
     const write = this.route(ref, batch, bytes, signal).finally(() =>

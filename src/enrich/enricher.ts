@@ -52,11 +52,23 @@ export interface EnricherOptions {
 
 type Status = "found" | "not_found" | "no_join_value" | "unavailable" | "merge_key_taken";
 
+/** Records out of the stage, and how many UTF-8 bytes merging added to their lines in all. */
+export interface EnrichedBatch {
+  readonly records: TelemetryRecord[];
+  readonly addedBytes: number;
+}
+
 /** The merged value and its JSON text, computed once per endpoint answer. */
 interface Merge {
   readonly status: Status;
   readonly value: Readonly<Record<string, unknown>>;
   readonly json: string;
+}
+
+/** What `apply` appends for a merge: its text and UTF-8 length, once per merge. */
+interface Suffix {
+  readonly text: string;
+  readonly bytes: number;
 }
 
 function mergeOf(status: Status, extra: Record<string, unknown> = {}): Merge {
@@ -78,6 +90,7 @@ export function joinKey(value: unknown): string | undefined {
 export class Enricher {
   private readonly read: Reader;
   private readonly merges = new WeakMap<EndpointLookup, Merge>();
+  private readonly suffixes = new WeakMap<Merge, Suffix>();
   /** Batches waiting on the API right now (the gauge). */
   private waiting = 0;
   private outageStart = 0;
@@ -89,13 +102,11 @@ export class Enricher {
   }
 
   /**
-   * The records with metadata merged, in order. Resolves once every record has its answer;
-   * rejects only with the signal's reason (wait mode) when shutdown interrupts the wait.
+   * The records with metadata merged, in order, and the bytes that added (so the pipeline does
+   * not measure every line again). Resolves once every record has its answer; rejects only with
+   * the signal's reason (wait mode) when shutdown interrupts the wait.
    */
-  async enrich(
-    records: readonly TelemetryRecord[],
-    signal: AbortSignal,
-  ): Promise<TelemetryRecord[]> {
+  async enrich(records: readonly TelemetryRecord[], signal: AbortSignal): Promise<EnrichedBatch> {
     const { resolver, metrics } = this.opts;
     const keys: (string | undefined)[] = new Array(records.length);
     const answers = new Map<string, EndpointLookup | undefined>();
@@ -115,6 +126,7 @@ export class Enricher {
       await this.resolveMissing(missing, answers, signal);
     }
     const out: TelemetryRecord[] = new Array(records.length);
+    let addedBytes = 0;
     const counts: Record<Status, number> = {
       found: 0,
       not_found: 0,
@@ -135,7 +147,9 @@ export class Enricher {
       const merge =
         key === undefined ? NO_JOIN_VALUE : lookup ? this.mergeFor(lookup) : UNAVAILABLE;
       counts[merge.status]++;
-      out[i] = this.apply(record, merge);
+      const merged = this.apply(record, merge);
+      out[i] = merged.record;
+      addedBytes += merged.addedBytes;
     }
     if (counts.merge_key_taken > 0 && !this.warnedTaken) {
       this.warnedTaken = true;
@@ -147,7 +161,7 @@ export class Enricher {
     for (const status of Object.keys(counts) as Status[]) {
       if (counts[status] > 0) metrics.enrichedRecords.inc({ status }, counts[status]);
     }
-    return out;
+    return { records: out, addedBytes };
   }
 
   /**
@@ -248,21 +262,39 @@ export class Enricher {
   }
 
   /**
-   * The record with the merge key added (it has no such key). The JSON text is spliced (the
-   * record's own text, then the key) instead of re-serialised: cheaper, and the record's fields
-   * keep their exact spelling.
+   * The record with the merge key added (it has no such key), and how many UTF-8 bytes longer
+   * its line became. The JSON text is spliced (the record's own text, then the key) instead of
+   * re-serialised: cheaper, and the record's fields keep their exact spelling.
    */
-  private apply(record: TelemetryRecord, merge: Merge): TelemetryRecord {
-    const key = this.opts.mergeKey;
-    const value = { ...record.value, [key]: merge.value };
+  private apply(
+    record: TelemetryRecord,
+    merge: Merge,
+  ): { record: TelemetryRecord; addedBytes: number } {
+    const value = { ...record.value, [this.opts.mergeKey]: merge.value };
     const raw = record.raw;
     let end = raw.length - 1;
     while (end > 0 && raw.charCodeAt(end) <= 0x20) end--;
     const body = raw.slice(0, end);
-    const empty = /^\s*\{\s*$/.test(body);
-    return {
-      raw: `${body}${empty ? "" : ","}${JSON.stringify(key)}:${merge.json}}`,
-      value,
-    };
+    const suffix = this.suffixOf(merge);
+    // What is cut off (the closing brace and blanks after it) is ASCII: one byte a character.
+    const cut = raw.length - end;
+    if (/^\s*\{\s*$/.test(body)) {
+      // An empty object: no comma before the key.
+      return {
+        record: { raw: `${body}${suffix.text.slice(1)}`, value },
+        addedBytes: suffix.bytes - 1 - cut,
+      };
+    }
+    return { record: { raw: `${body}${suffix.text}`, value }, addedBytes: suffix.bytes - cut };
+  }
+
+  private suffixOf(merge: Merge): Suffix {
+    let suffix = this.suffixes.get(merge);
+    if (suffix === undefined) {
+      const text = `,${JSON.stringify(this.opts.mergeKey)}:${merge.json}}`;
+      suffix = { text, bytes: Buffer.byteLength(text) };
+      this.suffixes.set(merge, suffix);
+    }
+    return suffix;
   }
 }

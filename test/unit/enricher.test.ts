@@ -49,7 +49,7 @@ function status(r: TelemetryRecord | undefined): unknown {
 
 const KNOWN = {
   "529": { hostname: "WS-FIN-0001", platform: "Windows" },
-  "77": { hostname: "web-01.prod", platform: "Linux" },
+  "77": { hostname: "web-01.prod", platform: "Linux", site: "Zürich 😀" },
 };
 
 function setup(opts: { onApiFailure?: "wait" | "export_unenriched"; mergeKey?: string } = {}) {
@@ -77,15 +77,19 @@ describe("Enricher", () => {
       record({ other: true }),
       record({}, "{ }"),
     ];
-    const out = await enricher.enrich(input, new AbortController().signal);
+    const { records: out, addedBytes } = await enricher.enrich(input, new AbortController().signal);
     expect(out.map((r) => r.raw)).toEqual([
       '{"sensor_id":529,  "a":1.0,"endpoint":{"enrichment_status":"found","id":"529","hostname":"WS-FIN-0001","platform":"Windows"}}',
-      '{"sensor_id":"77","endpoint":{"enrichment_status":"found","id":"77","hostname":"web-01.prod","platform":"Linux"}}',
+      '{"sensor_id":"77","endpoint":{"enrichment_status":"found","id":"77","hostname":"web-01.prod","platform":"Linux","site":"Zürich 😀"}}',
       '{"sensor_id":31337,"endpoint":{"enrichment_status":"not_found"}}',
       '{"other":true,"endpoint":{"enrichment_status":"no_join_value"}}',
       '{ "endpoint":{"enrichment_status":"no_join_value"}}',
     ]);
     for (const r of out) expect(JSON.parse(r.raw)).toEqual(r.value);
+    // The bytes added, as measured on the lines (UTF-8, trailing blanks cut off included).
+    const utf8 = (rs: readonly TelemetryRecord[]) =>
+      rs.reduce((n, r) => n + Buffer.byteLength(r.raw), 0);
+    expect(addedBytes).toBe(utf8(out) - utf8(input));
     // One resolve call for the distinct missing keys.
     expect(resolver.calls).toEqual([["529", "77", "31337"]]);
     const windows = compileFilter({ "endpoint.platform": ["Windows"] });
@@ -109,8 +113,9 @@ describe("Enricher", () => {
   it("never overwrites a field the record already has under the merge key", async () => {
     const { enricher, metrics } = setup();
     const own = record({ sensor_id: 529, endpoint: { hostname: "from-the-edr" } });
-    const [out] = await enricher.enrich([own], new AbortController().signal);
-    expect(out).toBe(own);
+    const { records, addedBytes } = await enricher.enrich([own], new AbortController().signal);
+    expect(records[0]).toBe(own);
+    expect(addedBytes).toBe(0);
     expect(await counterValue(metrics.enrichedRecords)).toBe(1);
     expect((await metrics.enrichedRecords.get()).values[0]?.labels).toEqual({
       status: "merge_key_taken",
@@ -129,7 +134,7 @@ describe("Enricher", () => {
     await new Promise((r) => setTimeout(r, 5));
     expect(settled).toBe(false);
     expect((await metrics.enrichmentWaiting.get()).values[0]?.value).toBe(1);
-    const [out] = await done;
+    const [out] = (await done).records;
     expect(resolver.calls.length).toBe(4);
     expect(status(out)).toBe("found");
     expect((await metrics.enrichmentWaiting.get()).values[0]?.value).toBe(0);
@@ -150,7 +155,7 @@ describe("Enricher", () => {
     const { enricher, resolver } = setup({ onApiFailure: "export_unenriched" });
     await enricher.enrich([record({ sensor_id: 77 })], new AbortController().signal);
     resolver.failNext = 1;
-    const out = await enricher.enrich(
+    const { records: out } = await enricher.enrich(
       [record({ sensor_id: 529 }), record({ sensor_id: 77 })],
       new AbortController().signal,
     );
@@ -168,7 +173,7 @@ describe("Enricher", () => {
         resolver.cache.delete("529");
       }
     };
-    const out = await enricher.enrich(
+    const { records: out } = await enricher.enrich(
       [record({ sensor_id: 529 }), record({ sensor_id: 77 })],
       new AbortController().signal,
     );

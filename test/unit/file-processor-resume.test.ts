@@ -133,7 +133,7 @@ describe("FileProcessor resumes a read that failed part-way", () => {
           source.body?.destroy(Object.assign(new Error("socket timeout"), { code: "ETIMEDOUT" }));
           await new Promise((r) => setTimeout(r, 20));
         }
-        return [...batch];
+        return { records: [...batch], addedBytes: 0 };
       },
     };
     const { files, out, metrics } = setup(source, { enricher });

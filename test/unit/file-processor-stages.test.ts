@@ -25,15 +25,19 @@ class PreselectedSource implements ObjectSource {
 /** Tags records with the platform its fake inventory knows, after an optional wait. */
 class TaggingEnricher {
   calls = 0;
-  async enrich(records: readonly TelemetryRecord[]): Promise<TelemetryRecord[]> {
+  async enrich(records: readonly TelemetryRecord[]) {
     this.calls++;
-    return records.map((r) => {
+    let addedBytes = 0;
+    const out = records.map((r) => {
       const value = {
         ...r.value,
         endpoint: { platform: r.value.sensor_id === 1 ? "Windows" : "Linux" },
       };
-      return { raw: JSON.stringify(value), value };
+      const raw = JSON.stringify(value);
+      addedBytes += Buffer.byteLength(raw) - Buffer.byteLength(r.raw);
+      return { raw, value };
     });
+    return { records: out, addedBytes };
   }
 }
 
