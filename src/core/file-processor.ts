@@ -116,7 +116,12 @@ function resumable(err: unknown, version: string | undefined): boolean {
  * blocking the other files. `process` resolves when every write it started has settled.
  */
 export class FileProcessor {
-  constructor(private readonly deps: FileProcessorDeps) {}
+  /** Every top-level record field some output reads (Output.recordFields). */
+  private readonly keptFields: readonly string[];
+
+  constructor(private readonly deps: FileProcessorDeps) {
+    this.keptFields = [...new Set(deps.routes.flatMap((r) => r.output.recordFields ?? []))];
+  }
 
   /**
    * `onReadComplete` is called once the object has been read to its end (or failed), before
@@ -290,30 +295,58 @@ export class FileProcessor {
     state.pending.add(write);
   }
 
-  /** Sends one decoded chunk to every output whose filter wants some of it. */
-  private async route(
+  /**
+   * Sends one decoded chunk to every output whose filter wants some of it. The outputs get the
+   * records with their parsed value cut down to the fields an output reads (`keptFields`): the
+   * full parsed objects, several times the size of the text, are garbage as soon as the filters
+   * have run, instead of staying alive until every write is durable. Not async on purpose: no
+   * frame of it holds the full records while the writes wait.
+   */
+  private route(
     source: SourceRef,
     records: readonly TelemetryRecord[],
     bytes: number,
     signal: AbortSignal,
   ): Promise<void> {
     const { metrics, logger } = this.deps;
+    const kept = records.map((r) => ({ raw: r.raw, value: this.keep(r.value) }));
     const writes: Promise<void>[] = [];
     for (const route of this.deps.routes) {
-      const selected = route.filter ? records.filter((r) => route.filter?.(r.value)) : records;
+      let selected: TelemetryRecord[] = kept;
+      if (route.filter) {
+        selected = [];
+        for (let i = 0; i < records.length; i++) {
+          if (route.filter((records[i] as TelemetryRecord).value)) {
+            selected.push(kept[i] as TelemetryRecord);
+          }
+        }
+      }
       const discarded = records.length - selected.length;
       if (discarded > 0) metrics.recordsFiltered.inc({ output: route.output.id }, discarded);
       if (selected.length === 0) continue;
       const batch: RecordBatch = {
         source,
         records: selected,
-        bytes: selected === records ? bytes : byteLength(selected),
+        bytes: selected === kept ? bytes : byteLength(selected),
       };
       writes.push(deliver(route.output, batch, { signal, logger, metrics }));
     }
-    await Promise.all(writes);
+    return Promise.all(writes).then(() => undefined);
+  }
+
+  /** The fields of a parsed record some output reads (see Output.recordFields). */
+  private keep(value: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+    if (this.keptFields.length === 0) return NO_FIELDS;
+    const out: Record<string, unknown> = {};
+    for (const field of this.keptFields) {
+      if (Object.hasOwn(value, field)) out[field] = value[field];
+    }
+    return out;
   }
 }
+
+/** The parsed value outputs get when none of them reads one. */
+const NO_FIELDS: Readonly<Record<string, unknown>> = Object.freeze({});
 
 function byteLength(records: readonly TelemetryRecord[]): number {
   let n = 0;

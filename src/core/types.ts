@@ -49,6 +49,13 @@ export interface Output {
   /** Stable name for logs and metrics, such as `file[0]`. */
   readonly id: string;
   readonly type: string;
+  /**
+   * The top-level fields of `record.value` that `write` reads (a partition key, message
+   * attributes). Once records are routed the pipeline keeps only the fields some output names
+   * here and drops the rest of the parsed record, which would otherwise stay in memory until
+   * the write is durable. Absent: the output reads only `raw`.
+   */
+  readonly recordFields?: readonly string[];
   healthcheck(signal?: AbortSignal): Promise<void>;
   write(batch: RecordBatch): Promise<void>;
   flush(): Promise<void>;

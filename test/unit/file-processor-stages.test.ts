@@ -105,4 +105,49 @@ describe("FileProcessor stages", () => {
     expect(enricher.calls).toBe(0);
     expect(all.writes).toBe(0);
   });
+
+  it("hands outputs only the parsed fields they read, after filtering on the whole record", async () => {
+    const source = new MemorySource();
+    source.put("b", "k", LINES);
+    const plain = new MemoryOutput("file[0]");
+    const keyed = Object.assign(new MemoryOutput("kinesis[1]"), {
+      recordFields: ["sensor_id", "device_id"],
+    });
+    const files = new FileProcessor({
+      source,
+      routes: [
+        { output: plain, filter: null },
+        { output: keyed, filter: compileFilter({ event_type_cd: ["process_start"] }) },
+      ],
+      deadLetter: new MemoryDeadLetter(),
+      metrics: new Metrics(),
+      logger: silentLogger(),
+      bytesInFlight: new Budget(1024 * 1024),
+    });
+    await files.process({ bucket: "b", key: "k" }, "m1", new AbortController().signal);
+    // The text is untouched; the parsed value keeps what some output reads, nothing more.
+    expect(plain.lines).toEqual(LINES);
+    expect(plain.batches[0]?.records.map((r) => r.value)).toEqual([
+      { sensor_id: 1 },
+      { sensor_id: 2 },
+      { sensor_id: 3 },
+    ]);
+    expect(keyed.lines).toEqual([LINES[0], LINES[2]]);
+    expect(keyed.batches[0]?.records.map((r) => r.value)).toEqual([
+      { sensor_id: 1 },
+      { sensor_id: 3 },
+    ]);
+    expect(keyed.batches[0]?.bytes).toBe(
+      keyed.lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0),
+    );
+  });
+
+  it("keeps no parsed field when no output reads one", async () => {
+    const source = new MemorySource();
+    source.put("b", "k", LINES);
+    const { files, all } = setup(source, {});
+    await files.process({ bucket: "b", key: "k" }, "m1", new AbortController().signal);
+    expect(all.lines).toEqual(LINES);
+    expect(all.batches[0]?.records.every((r) => Object.keys(r.value).length === 0)).toBe(true);
+  });
 });

@@ -11,7 +11,7 @@ import type { KinesisOutputConfig } from "./config.js";
 import { classifyKinesisError, describeLocation } from "./errors.js";
 import { PendingWrite } from "./pending-write.js";
 import { DEFAULT_RETRY_POLICY, putWithRetries, type RetryPolicy } from "./put-with-retries.js";
-import { KINESIS_LIMITS, type KinesisEntry, toEntry } from "./records.js";
+import { KEY_FIELDS, KINESIS_LIMITS, type KinesisEntry, toEntry } from "./records.js";
 import type { KinesisStreamApi, PutEntry } from "./stream.js";
 
 export interface KinesisOutputOptions {
@@ -49,6 +49,8 @@ interface InFlight {
  */
 export class KinesisOutput implements Output {
   readonly type = "kinesis";
+  /** The partition key is read from the record (see records.ts). */
+  readonly recordFields = KEY_FIELDS;
   private readonly stream: KinesisStreamApi;
   private readonly logger: Logger;
   private readonly maxRecords: number;

@@ -14,7 +14,7 @@ export const KINESIS_LIMITS = {
 } as const;
 
 /** Fields naming the endpoint a record comes from, in order of preference. */
-const KEY_FIELDS = ["sensor_id", "device_id"] as const;
+export const KEY_FIELDS = ["sensor_id", "device_id"] as const;
 
 /**
  * The partition key decides the shard. We use the record's endpoint (`sensor_id`, which all

@@ -67,6 +67,9 @@ function attributeValue(value: unknown): string | undefined {
   return text;
 }
 
+/** The fields of a record `recordAttributes` reads (see Output.recordFields). */
+export const ATTRIBUTE_FIELDS = ["event_type_cd", "type", "sensor_id"] as const;
+
 export function recordAttributes(
   record: TelemetryRecord,
   source: SourceRef,

@@ -2,7 +2,13 @@ import type { Logger } from "pino";
 import { ExporterError } from "../../core/errors.js";
 import type { Output, OutputContext, RecordBatch } from "../../core/types.js";
 import { toPubSubError } from "./errors.js";
-import { encodeRecords, MAX_MESSAGE_BYTES, messageSize, type OutgoingMessage } from "./messages.js";
+import {
+  ATTRIBUTE_FIELDS,
+  encodeRecords,
+  MAX_MESSAGE_BYTES,
+  messageSize,
+  type OutgoingMessage,
+} from "./messages.js";
 import type { TopicPublisher } from "./publisher.js";
 
 export interface PubSubOutputSettings {
@@ -19,6 +25,8 @@ export interface PubSubOutputSettings {
  * A record too large for one message goes to the dead letter and counts as handled.
  */
 export class PubSubOutput implements Output {
+  /** Message attributes are read from the record (see messages.ts). */
+  readonly recordFields = ATTRIBUTE_FIELDS;
   readonly type = "google_cloud_pubsub";
   readonly id: string;
   /** Per batch being written or retried: 1 for each record acknowledged (or dead-lettered). */
