@@ -98,16 +98,10 @@ interface ReadState {
 /**
  * A failure worth reading the object again for, without giving its message back: a retryable
  * read error (a cut or stalled download, an S3 Select stream that broke off, a 5xx on the
- * re-open) of an object whose version is known. A changed object is read again from its start
- * through the queue instead.
+ * re-open) of an object whose version is known.
  */
-function resumable(err: unknown, version: string | undefined): boolean {
-  return (
-    version !== undefined &&
-    err instanceof ExporterError &&
-    err.kind === "retryable" &&
-    err.code !== "object_changed"
-  );
+function resumable(err: unknown, version: string | undefined): err is ExporterError {
+  return version !== undefined && err instanceof ExporterError && err.kind === "retryable";
 }
 
 /**
@@ -146,12 +140,15 @@ export class FileProcessor {
       try {
         const opened = await this.deps.source.open(ref, signal);
         if (state.handled > 0 && opened.version !== version) {
+          // Not the object read before: the lines to pass over are unknown, so the queue
+          // brings the file back to be read from its start.
           opened.body.destroy();
-          throw new ExporterError(
+          failure = new ExporterError(
             "object_changed",
             "retryable",
             `s3://${ref.bucket}/${ref.key} is not the object read before (${version} then ${opened.version ?? "no ETag"}); the file will be read again from its start`,
           );
+          break;
         }
         version = opened.version;
         await this.read(ref, opened, state, log, signal);
@@ -164,11 +161,11 @@ export class FileProcessor {
           break;
         }
         metrics.readResumes.inc();
-        metrics.errors.inc({ error_type: (err as ExporterError).code, stage: "receiving" });
+        metrics.errors.inc({ error_type: err.code, stage: "receiving" });
         const backoff = this.deps.resumeBackoff ?? RESUME_BACKOFF;
         const delay = Math.max(backoff.baseMs, backoffDelay(stalled, backoff));
         log.warn(
-          { error_type: (err as ExporterError).code, after_line: state.handled, attempt: stalled },
+          { error_type: err.code, after_line: state.handled, attempt: stalled },
           `reading s3://${ref.bucket}/${ref.key} failed after line ${state.handled}: ${describeError(err)}; reading it again in ${Math.ceil(delay / 1000)} s and passing over the ${state.handled} lines already handed on (attempt ${stalled} of ${MAX_RESUMES}); its SQS message stays in flight`,
         );
         try {
