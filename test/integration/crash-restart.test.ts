@@ -116,8 +116,11 @@ describe("graceful shutdown", () => {
     });
     const configPath = join(work, "sigterm.yaml");
     // A long visibility timeout: if released messages were not made visible at once, the
-    // restarted exporter could not finish within the test's time. Short polling, so no long
-    // poll cut by the shutdown can catch a released message on the server side.
+    // restarted exporter could not finish within the test's time. Short polling and a grace of
+    // 1 s, so the receive in progress at SIGTERM always ends by itself and what it brings is
+    // handed back: a receive cut off at the end of the grace may still hand a message out on
+    // the server, which would then stay invisible for the whole visibility timeout (the
+    // documented cost of a grace shorter than the poll).
     await writeFile(
       configPath,
       `customer_identifier: demo
@@ -134,7 +137,7 @@ outputs:
       max_size_bytes: 300000
 dead_letter:
   directory: ${join(dir, "dead-letter")}
-shutdown_grace_seconds: 0
+shutdown_grace_seconds: 1
 log_level: info
 `,
     );
